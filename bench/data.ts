@@ -1,0 +1,5 @@
+import { KolmError } from '../src/util/errors.js';
+
+export async function run(_argv: string[]): Promise<void> {
+  throw new KolmError('kolm bench data: not built yet');
+}

@@ -1,0 +1,14 @@
+import { KolmError } from '../util/errors.js';
+
+const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
+  engine: () => import('../../bench/engine.js'),
+  tokenizer: () => import('../../bench/tokenizer.js'),
+  data: () => import('../../bench/data.js'),
+};
+
+export async function run(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  const load = name ? benches[name] : undefined;
+  if (!load) throw new KolmError(`usage: kolm bench <${Object.keys(benches).join('|')}> [--json]`);
+  await (await load()).run(rest);
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/** The `kolm` command: one subcommand per pipeline stage, each a thin module over the library. */
+import { KolmError } from '../util/errors.js';
+
+type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> };
+
+const commands: Record<string, Command> = {
+  demo: { summary: 'build a tiny transformer, train it a few steps in ONNX Runtime, print the loss falling', load: () => import('./demo.js') },
+  tokenizer: { summary: 'train / encode / decode / stats for the byte-level BPE tokenizer', load: () => import('./tokenizer.js') },
+  data: { summary: 'build a clean, deduplicated, mixed, tokenized corpus', load: () => import('./data.js') },
+  bench: { summary: 'benchmarks against peers measured in the same run: engine | tokenizer | data', load: () => import('./bench.js') },
+};
+
+function usage(): string {
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}`);
+  return `usage: kolm <command> [options]\n\ncommands:\n${rows.join('\n')}\n\nRun \`kolm <command> --help\` for a command's options.`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return;
+  }
+  const command = commands[name];
+  if (!command) throw new KolmError(`unknown command '${name}'\n\n${usage()}`);
+  await (await command.load()).run(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof KolmError || (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')) {
+    console.error(`kolm: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exitCode = 1;
+});

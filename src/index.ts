@@ -1,0 +1,1 @@
+export { KolmError } from './util/errors.js';

@@ -1,0 +1,75 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/**
+ * A one-line progress bar with rate and ETA on stderr. Quiet when stderr is not a terminal
+ * (CI logs, pipes) except for a final summary line, so logs stay readable.
+ */
+export class Progress {
+  private done = 0;
+  private readonly start = Date.now();
+  private lastDraw = 0;
+  private readonly tty = Boolean(process.stderr.isTTY);
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number | undefined,
+    private readonly unit = 'it',
+    private readonly enabled = true,
+  ) {}
+
+  tick(n = 1, extra = ''): void {
+    this.done += n;
+    const now = Date.now();
+    if (this.enabled && this.tty && now - this.lastDraw > 100) {
+      this.lastDraw = now;
+      process.stderr.write(`\r${this.line(extra)}\x1b[K`);
+    }
+  }
+
+  finish(extra = ''): void {
+    if (!this.enabled) return;
+    process.stderr.write(`${this.tty ? '\r' : ''}${this.line(extra)}\x1b[K\n`);
+  }
+
+  private line(extra: string): string {
+    const secs = (Date.now() - this.start) / 1000;
+    const rate = this.done / Math.max(secs, 1e-9);
+    let bar = '';
+    let eta = '';
+    if (this.total && this.total > 0) {
+      const frac = Math.min(1, this.done / this.total);
+      const width = 24;
+      const full = Math.round(frac * width);
+      bar = `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(1)}% `;
+      eta = rate > 0 ? ` eta ${formatSeconds((this.total - this.done) / rate)}` : '';
+    }
+    return `${this.label} ${bar}${fmt(this.done)}${this.total ? '/' + fmt(this.total) : ''} ${this.unit} ` +
+      `${fmt(rate)} ${this.unit}/s ${formatSeconds(secs)}${eta}${extra ? ' ' + extra : ''}`;
+  }
+}
+
+function fmt(n: number): string {
+  if (n >= 1e9) return (n / 1e9).toFixed(2) + 'G';
+  if (n >= 1e6) return (n / 1e6).toFixed(2) + 'M';
+  if (n >= 1e4) return (n / 1e3).toFixed(1) + 'k';
+  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+}
+
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${Math.round(s % 60)}s`;
+  return `${Math.floor(m / 60)}h${m % 60}m`;
+}
+
+/** Append-only JSONL metrics, one object per line, flushed per record so a crash loses nothing written. */
+export class MetricsLog {
+  constructor(private readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+  write(record: Record<string, unknown>): void {
+    appendFileSync(this.path, JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
+  }
+}
