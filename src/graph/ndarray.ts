@@ -1,0 +1,74 @@
+/**
+ * Concrete tensors. The reference interpreter computes everything in float64 (integers and booleans included, stored
+ * exactly as doubles): one storage type keeps the oracle short and makes finite-difference gradient checks precise.
+ */
+export type DType = 'float32' | 'int64' | 'bool';
+
+export interface NDArray {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly data: Float64Array;
+}
+
+export function size(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function ndarray(dtype: DType, shape: readonly number[], data?: ArrayLike<number> | Iterable<number>): NDArray {
+  const n = size(shape);
+  const values = data === undefined ? new Float64Array(n) : Float64Array.from(data as ArrayLike<number>);
+  if (values.length !== n) throw new Error(`ndarray: ${values.length} values for shape [${shape.join(', ')}] (${n} expected)`);
+  return { dtype, shape: [...shape], data: values };
+}
+
+export function scalar(value: number, dtype: DType = 'float32'): NDArray {
+  return ndarray(dtype, [], [value]);
+}
+
+export function stridesOf(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i]!;
+  }
+  return strides;
+}
+
+/** Deterministic PRNG (mulberry32) so tests, inits and demos reproduce exactly for a seed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal samples via Box–Muller from a seeded uniform source. */
+export function randn(shape: readonly number[], random: () => number, std = 1): NDArray {
+  const n = size(shape);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(random(), 1e-300);
+    const v = random();
+    const r = Math.sqrt(-2 * Math.log(u)) * std;
+    out[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  return { dtype: 'float32', shape: [...shape], data: out };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths ${a.length} and ${b.length} differ`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}

@@ -1,0 +1,6 @@
+// Importing this module registers every primitive op.
+import './elementwise.js';
+import './reduce.js';
+import './matmul.js';
+import './layout.js';
+import './softmax.js';

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import { KolmError } from '../util/errors.js';
+import { exportOnnx, type OnnxExportOptions, type OnnxModel } from '../graph/onnx/export.js';
+import type { DType, NDArray } from '../graph/ndarray.js';
+import type { Tensor } from '../graph/tensor.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionOptions extends OnnxExportOptions {
+  /** Intra-op threads; default: all cores. */
+  threads?: number;
+  executionProvider?: ExecutionProvider;
+}
+
+/** What a feed may be: an ORT tensor (zero-copy, e.g. last step's outputs) or any array with a shape. */
+export type FeedValue = ort.Tensor | NDArray | { dtype?: DType; shape: readonly number[]; data: ArrayLike<number> | BigInt64Array };
+
+const compiled = new Map<string, Promise<ort.InferenceSession>>();
+
+/**
+ * A graph compiled once into an ONNX Runtime session and run many times with named feeds and fetches.
+ * Sessions are cached by the exported model's bytes and the options, so rebuilding an identical graph is free.
+ */
+export class Session {
+  private constructor(
+    readonly model: OnnxModel,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async create(outputs: Record<string, Tensor>, options: SessionOptions = {}): Promise<Session> {
+    const model = exportOnnx(outputs, options);
+    const ep = options.executionProvider ?? 'cpu';
+    const key = createHash('sha256').update(model.bytes).update(`${ep}|${options.threads ?? 0}`).digest('hex');
+    let pending = compiled.get(key);
+    if (!pending) {
+      pending = ort.InferenceSession.create(model.bytes, {
+        executionProviders: ep === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: options.threads ?? 0,
+        interOpNumThreads: 1,
+      });
+      compiled.set(key, pending);
+      pending.catch(() => compiled.delete(key));
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await pending;
+    } catch (err) {
+      throw new KolmError(`ONNX Runtime rejected graph '${options.graphName ?? 'kolm'}': ${(err as Error).message}`);
+    }
+    return new Session(model, session);
+  }
+
+  get inputNames(): string[] {
+    return this.model.inputs.map((i) => i.name);
+  }
+
+  /** Run once; returns the requested outputs (all by default) as ORT tensors. */
+  async run(feeds: Record<string, FeedValue>, fetches: readonly string[] = this.model.outputs): Promise<Record<string, ort.Tensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const spec of this.model.inputs) {
+      const value = feeds[spec.name];
+      if (value === undefined) throw new KolmError(`session run: missing feed '${spec.name}' (shape [${spec.shape.join(', ')}], ${spec.dtype})`);
+      ortFeeds[spec.name] = toOrt(value, spec.dtype as DType, spec.name);
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.model.inputs.some((i) => i.name === name)) throw new KolmError(`session run: unknown feed '${name}'; inputs are ${this.inputNames.join(', ')}`);
+    }
+    try {
+      return (await this.session.run(ortFeeds, [...fetches])) as Record<string, ort.Tensor>;
+    } catch (err) {
+      throw new KolmError(`session run failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+const ORT_TYPES: Record<DType, ort.Tensor.Type> = { float32: 'float32', int64: 'int64', bool: 'bool' };
+
+export function toOrt(value: FeedValue, dtype: DType, name = 'value'): ort.Tensor {
+  if (value instanceof ort.Tensor) {
+    if (value.type !== ORT_TYPES[dtype]) throw new KolmError(`feed '${name}': expected ${dtype}, got ${value.type}`);
+    return value;
+  }
+  const plain = value as Exclude<FeedValue, ort.Tensor>;
+  const dims = [...plain.shape];
+  const data = plain.data;
+  if (dtype === 'float32') return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>), dims);
+  if (dtype === 'int64') {
+    return new ort.Tensor('int64', data instanceof BigInt64Array ? data : BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v)), dims);
+  }
+  return new ort.Tensor('bool', Uint8Array.from(data as ArrayLike<number>, (v) => (v ? 1 : 0)), dims);
+}
+
+/** An ORT result as plain numbers (for comparisons and small outputs). */
+export function toNumbers(t: ort.Tensor): Float64Array {
+  const data = t.data as ArrayLike<number | bigint>;
+  return Float64Array.from({ length: data.length }, (_, i) => Number(data[i]!));
+}
+
+export { ort };
