@@ -1,0 +1,116 @@
+/**
+ * Composite ops used by the model, written in the primitive op set so they differentiate, interpret and export
+ * for free: RMSNorm, rotary embeddings (HF Llama's rotate-half convention), causal grouped-query attention,
+ * SwiGLU, and masked cross-entropy.
+ */
+import { ndarray, type NDArray } from './ndarray.js';
+import { GraphError, type Tensor } from './tensor.js';
+import { formatShape } from './shape.js';
+
+/** x / sqrt(mean(x², last axis) + eps) * weight. */
+export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
+  return x.mul(x.square().mean(-1, true).add(eps).rsqrt()).mul(weight);
+}
+
+/** y = x Wᵀ for an HF-layout weight W of shape [out, in]. */
+export function linear(x: Tensor, weight: Tensor): Tensor {
+  return x.matmul(weight, { transB: true });
+}
+
+/** Llama MLP: down(silu(gate(x)) * up(x)). */
+export function swiglu(x: Tensor, gate: Tensor, up: Tensor, down: Tensor): Tensor {
+  return linear(linear(x, gate).silu().mul(linear(x, up)), down);
+}
+
+/**
+ * cos/sin tables for rotary embeddings at the given positions, as HF Llama builds them:
+ * inv_freq[i] = theta^(-2i/d), freqs = pos ⊗ inv_freq, emb = cat(freqs, freqs).
+ */
+export function rotaryTables(positions: readonly number[], headDim: number, theta = 10000): { cos: NDArray; sin: NDArray } {
+  if (headDim % 2 !== 0) throw new GraphError(`rotaryTables: head_dim must be even, got ${headDim}`);
+  const half = headDim / 2;
+  const cos = ndarray('float32', [positions.length, headDim]);
+  const sin = ndarray('float32', [positions.length, headDim]);
+  positions.forEach((p, t) => {
+    for (let i = 0; i < half; i++) {
+      const angle = p * Math.pow(theta, (-2 * i) / headDim);
+      for (const j of [i, i + half]) {
+        cos.data[t * headDim + j] = Math.cos(angle);
+        sin.data[t * headDim + j] = Math.sin(angle);
+      }
+    }
+  });
+  return { cos, sin };
+}
+
+/** Rotate pairs (x[i], x[i + d/2]) of the last axis: x·cos + rotate_half(x)·sin, rotate_half(x) = cat(-x₂, x₁). */
+export function rotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (typeof d !== 'number' || d % 2 !== 0) throw new GraphError(`rotary: last axis must be an even static size, got ${formatShape(x.shape)}`);
+  const x1 = x.slice(-1, 0, d / 2);
+  const x2 = x.slice(-1, d / 2, d);
+  const rotated = x.graph.concat([x2.neg(), x1], -1);
+  return x.mul(cos).add(rotated.mul(sin));
+}
+
+/** Additive causal mask [T, S]: query t (at absolute position S - T + t) sees keys 0..S-T+t. */
+export function causalMask(queries: number, keys: number): NDArray {
+  const m = ndarray('float32', [queries, keys]);
+  const offset = keys - queries;
+  for (let t = 0; t < queries; t++) for (let s = t + offset + 1; s < keys; s++) m.data[t * keys + s] = -1e9;
+  return m;
+}
+
+export interface AttentionOptions {
+  /** Multiplies q·k; default 1/sqrt(head_dim) (HyperCLOVAX configs replace it with `attention_multiplier`). */
+  scale?: number;
+  causal?: boolean;
+  /** Additive mask broadcastable to [B, Hq, T, S] (e.g. padding or packed-document boundaries). */
+  mask?: Tensor;
+}
+
+/**
+ * Scaled dot-product attention with grouped-query heads. q: [B, Hq, T, D]; k, v: [B, Hkv, S, D], Hq a multiple of
+ * Hkv. Queries are grouped as [B, Hkv, G, T, D] so one K/V head serves its G query heads by broadcasting, without
+ * materialising repeated keys.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const [b, hq, t, d] = q.shape;
+  const [, hkv, s] = k.shape;
+  if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
+    throw new GraphError(`attention: q, k, v must be [B, H, T, D]; got ${formatShape(q.shape)}, ${formatShape(k.shape)}, ${formatShape(v.shape)}`);
+  }
+  if (typeof hq !== 'number' || typeof hkv !== 'number' || hq % hkv !== 0) {
+    throw new GraphError(`attention: query heads (${hq}) must be a multiple of key/value heads (${hkv})`);
+  }
+  if (typeof d !== 'number') throw new GraphError('attention: head_dim must be static');
+  const groups = hq / hkv;
+  const qg = q.reshape([b!, hkv, groups, t!, d]);
+  const kg = k.unsqueeze(2);
+  const vg = v.unsqueeze(2);
+  let scores = qg.matmul(kg, { transB: true }).mul(options.scale ?? 1 / Math.sqrt(d)); // [B, Hkv, G, T, S]
+  if (options.causal) {
+    if (typeof t !== 'number' || typeof s !== 'number') throw new GraphError('attention: causal mask needs static T and S; pass `mask` instead');
+    scores = scores.add(q.graph.constant(causalMask(t, s)));
+  }
+  if (options.mask) scores = scores.add(options.mask.rank === 4 ? options.mask.unsqueeze(2) : options.mask);
+  return scores.softmax(-1).matmul(vg).reshape([b!, hq, t!, d]);
+}
+
+/**
+ * Mean cross-entropy of `logits` [..., V] against integer `targets` [...]; positions whose target equals
+ * `ignoreIndex` contribute nothing (prompt tokens, padding). Returns a scalar.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = -100): Tensor {
+  if (targets.dtype !== 'int64') throw new GraphError(`crossEntropy: targets must be int64, got ${targets.dtype}`);
+  const expected = logits.shape.slice(0, -1);
+  if (targets.rank !== expected.length || targets.shape.some((dim, i) => dim !== expected[i])) {
+    throw new GraphError(`crossEntropy: targets ${formatShape(targets.shape)} must match logits ${formatShape(logits.shape)} without the last axis`);
+  }
+  const g = logits.graph;
+  const ignored = targets.eq(g.scalar(ignoreIndex, 'int64'));
+  const safeTargets = g.where(ignored, g.scalar(0, 'int64'), targets);
+  const picked = logits.logSoftmax(-1).gatherElements(safeTargets.unsqueeze(-1), -1).reshape(targets.shape);
+  const valid = g.where(ignored, 0, 1);
+  return picked.mul(valid).sum().neg().div(valid.sum().maximum(1));
+}
