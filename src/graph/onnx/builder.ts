@@ -16,8 +16,24 @@ export function tensorBytes(value: NDArray): Uint8Array {
   return Uint8Array.from(value.data, (v) => (v ? 1 : 0));
 }
 
-export function tensorProto(name: string, value: NDArray): ProtoWriter {
-  return new ProtoWriter().packedInts(1, value.shape).int(2, DATA_TYPES[value.dtype]).string(8, name).bytes(9, tensorBytes(value));
+export function tensorProto(name: string, value: NDArray, external?: ExternalData): ProtoWriter {
+  const w = new ProtoWriter().packedInts(1, value.shape).int(2, DATA_TYPES[value.dtype]).string(8, name);
+  const bytes = tensorBytes(value);
+  if (!external || bytes.length < external.threshold) return w.bytes(9, bytes);
+  // Large tensors go to a side file (onnx.proto external_data: location/offset/length; data_location = EXTERNAL).
+  const entry = (key: string, v: string) => new ProtoWriter().string(1, key).string(2, v);
+  w.message(13, entry('location', external.location)).message(13, entry('offset', String(external.size))).message(13, entry('length', String(bytes.length)));
+  external.chunks.push(bytes);
+  external.size += bytes.length;
+  return w.int(14, 1);
+}
+
+/** Initializer bytes collected for a model's external data file. */
+export interface ExternalData {
+  location: string;
+  threshold: number;
+  chunks: Uint8Array[];
+  size: number;
 }
 
 export function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): ProtoWriter {
@@ -33,6 +49,8 @@ export class OnnxBuilder {
   readonly initializers: ProtoWriter[] = [];
   private readonly int64Cache = new Map<string, string>();
   private counter = 0;
+
+  constructor(private readonly external?: ExternalData) {}
 
   tmp(prefix = 't'): string {
     return `_${prefix}${this.counter++}`;
@@ -52,7 +70,7 @@ export class OnnxBuilder {
   }
 
   initializer(name: string, value: NDArray): string {
-    this.initializers.push(tensorProto(name, value));
+    this.initializers.push(tensorProto(name, value, this.external));
     return name;
   }
 

@@ -2,7 +2,9 @@ import { KolmError } from '../../util/errors.js';
 import { opDef } from '../registry.js';
 import { topoSort, type Tensor } from '../tensor.js';
 import type { NDArray } from '../ndarray.js';
-import { OnnxBuilder, valueInfo } from './builder.js';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { OnnxBuilder, valueInfo, type ExternalData } from './builder.js';
 import { ProtoWriter } from './protobuf.js';
 
 export interface OnnxExportOptions {
@@ -11,6 +13,8 @@ export interface OnnxExportOptions {
   graphName?: string;
   /** Named weights stored as initializers instead of graph inputs (inference exports). */
   initializers?: Record<string, NDArray>;
+  /** Store initializers of at least `threshold` bytes (default 1024) in a side file named `location`. */
+  externalData?: { location: string; threshold?: number };
 }
 
 export interface OnnxModel {
@@ -18,6 +22,8 @@ export interface OnnxModel {
   /** Graph inputs in declaration order, as they must be fed. */
   inputs: { name: string; shape: readonly (number | string)[]; dtype: string }[];
   outputs: string[];
+  /** Contents of the external data file, when requested. */
+  externalData?: { location: string; bytes: Uint8Array };
 }
 
 /** Lower the subgraph computing `outputs` to an ONNX ModelProto. */
@@ -26,7 +32,10 @@ export function exportOnnx(outputs: Record<string, Tensor>, options: OnnxExportO
   const entries = Object.entries(outputs);
   if (entries.length === 0) throw new KolmError('exportOnnx: no outputs given');
   const order = topoSort(entries.map(([, t]) => t));
-  const b = new OnnxBuilder();
+  const external: ExternalData | undefined = options.externalData
+    ? { location: options.externalData.location, threshold: options.externalData.threshold ?? 1024, chunks: [], size: 0 }
+    : undefined;
+  const b = new OnnxBuilder(external);
   const names = new Map<number, string>();
   const outputNames = new Map<number, string>();
   for (const [name, t] of entries) if (!outputNames.has(t.id) && t.op !== 'input' && t.op !== 'const') outputNames.set(t.id, name);
@@ -73,5 +82,13 @@ export function exportOnnx(outputs: Record<string, Tensor>, options: OnnxExportO
     .string(2, 'kolm')
     .message(7, graph)
     .message(8, new ProtoWriter().string(1, '').int(2, opset));
-  return { bytes: model.finish(), inputs, outputs: entries.map(([n]) => n) };
+  const result: OnnxModel = { bytes: model.finish(), inputs, outputs: entries.map(([n]) => n) };
+  if (external) result.externalData = { location: external.location, bytes: Buffer.concat(external.chunks) };
+  return result;
+}
+
+/** Write a model (and its external data file, if any) atomically next to each other. */
+export async function saveOnnx(model: OnnxModel, path: string): Promise<void> {
+  if (model.externalData) await writeFileAtomic(join(dirname(path), model.externalData.location), model.externalData.bytes);
+  await writeFileAtomic(path, model.bytes);
 }
