@@ -29,7 +29,7 @@ export class Progress {
 
   finish(extra = ''): void {
     if (!this.enabled) return;
-    process.stderr.write(`${this.tty ? '\r' : ''}${this.line(extra)}\x1b[K\n`);
+    process.stderr.write(this.tty ? `\r${this.line(extra)}\x1b[K\n` : `${this.line(extra)}\n`);
   }
 
   private line(extra: string): string {
