@@ -20,17 +20,20 @@ export const DEMO_CONFIG: TinyConfig = { vocab: 12, hidden: 64, heads: 4, kvHead
 export async function trainDemo(options: DemoOptions = {}): Promise<number[]> {
   const { steps = 50, batch = 32, length = DEMO_CONFIG.seq / 2, seed = 0, lr = 1e-2 } = options;
   const config = { ...DEMO_CONFIG, seq: 2 * length };
-  const graph = new Graph('demo');
-  const model = buildTinyDecoder(graph, config, batch);
+  const build = () => {
+    const graph = new Graph('demo');
+    const model = buildTinyDecoder(graph, config, batch);
+    return { graph, loss: model.loss, params: model.params };
+  };
   const trainer = await TrainStep.create(
-    { graph, loss: model.loss, params: model.params, optimizer: { weightDecay: 0.0 }, session: { threads: options.threads } },
-    initTiny(config, seed),
+    { build, optimizer: { weightDecay: 0.0 }, session: { threads: options.threads } },
+    { step: 0, params: initTiny(config, seed) },
   );
   const random = rng(seed + 1);
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     const warm = Math.min(1, (s + 1) / 10);
-    const { loss, gradNorm } = await trainer.run(reverseBatch(batch, length, config.vocab, random), lr * warm);
+    const { loss, gradNorm } = await trainer.run([reverseBatch(batch, length, config.vocab, random)], lr * warm);
     losses.push(loss);
     options.onStep?.(s + 1, loss, gradNorm);
   }

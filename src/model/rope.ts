@@ -1,0 +1,58 @@
+/** Rotary position tables for every scaling the config allows, following transformers' rope utilities. */
+import { ndarray, type NDArray } from '../graph/ndarray.js';
+import type { ModelConfig } from './config.js';
+
+export interface RopeFrequencies {
+  invFreq: Float64Array;
+  /** Multiplies cos and sin (YaRN's attention temperature); 1 otherwise. */
+  attentionScale: number;
+}
+
+/** Inverse frequencies for a config; `seqLen` matters only for dynamic NTK scaling. */
+export function ropeFrequencies(c: ModelConfig, seqLen = c.max_position_embeddings): RopeFrequencies {
+  const d = c.head_dim;
+  const base = (theta: number) => Float64Array.from({ length: d / 2 }, (_, i) => Math.pow(theta, (-2 * i) / d));
+  const s = c.rope_scaling;
+  if (!s) return { invFreq: base(c.rope_theta), attentionScale: 1 };
+  if (s.rope_type === 'linear') return { invFreq: base(c.rope_theta).map((f) => f / s.factor), attentionScale: 1 };
+  if (s.rope_type === 'dynamic') {
+    const original = s.original_max_position_embeddings ?? c.max_position_embeddings;
+    const len = Math.max(seqLen, original);
+    const theta = c.rope_theta * Math.pow((s.factor * len) / original - (s.factor - 1), d / (d - 2));
+    return { invFreq: base(theta), attentionScale: 1 };
+  }
+  // YaRN: interpolate low frequencies, keep high ones, blend linearly in between; scale attention by 0.1 ln(s) + 1.
+  const original = s.original_max_position_embeddings;
+  const betaFast = s.beta_fast ?? 32;
+  const betaSlow = s.beta_slow ?? 1;
+  const correctionDim = (rotations: number) => (d * Math.log(original / (rotations * 2 * Math.PI))) / (2 * Math.log(c.rope_theta));
+  const low = Math.max(Math.floor(correctionDim(betaFast)), 0);
+  let high = Math.min(Math.ceil(correctionDim(betaSlow)), d - 1);
+  if (low === high) high += 0.001;
+  const extrapolation = base(c.rope_theta);
+  const invFreq = extrapolation.map((f, i) => {
+    const ramp = Math.min(1, Math.max(0, (i - low) / (high - low)));
+    const keep = 1 - ramp; // weight of the original (extrapolated) frequency
+    return (f / s.factor) * (1 - keep) + f * keep;
+  });
+  const attentionScale = s.attention_factor ?? (s.factor > 1 ? 0.1 * Math.log(s.factor) + 1 : 1);
+  return { invFreq, attentionScale };
+}
+
+/** cos/sin [positions, head_dim] with HF's emb = cat(freqs, freqs) layout. */
+export function ropeTables(freq: RopeFrequencies, positions: readonly number[]): { cos: NDArray; sin: NDArray } {
+  const half = freq.invFreq.length;
+  const d = 2 * half;
+  const cos = ndarray('float32', [positions.length, d]);
+  const sin = ndarray('float32', [positions.length, d]);
+  positions.forEach((p, t) => {
+    for (let i = 0; i < half; i++) {
+      const angle = p * freq.invFreq[i]!;
+      const c = Math.cos(angle) * freq.attentionScale;
+      const s = Math.sin(angle) * freq.attentionScale;
+      cos.data[t * d + i] = cos.data[t * d + i + half] = c;
+      sin.data[t * d + i] = sin.data[t * d + i + half] = s;
+    }
+  });
+  return { cos, sin };
+}

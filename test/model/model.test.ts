@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { grad } from '../../src/graph/autodiff.js';
+import { evaluate } from '../../src/graph/interpreter.js';
+import { ndarray, rng, type NDArray } from '../../src/graph/ndarray.js';
+import type { Tensor } from '../../src/graph/tensor.js';
+import { Session, toNumbers } from '../../src/runtime/session.js';
+import { makeConfig, validateConfig, type ModelConfig } from '../../src/model/config.js';
+import { initParams, parameterCount } from '../../src/model/params.js';
+import { PRESETS } from '../../src/model/presets.js';
+import { ropeFrequencies } from '../../src/model/rope.js';
+import { buildAdamW, stateNames } from '../../src/train/adamw.js';
+import { buildLmGraph, windowsToBatch } from '../../src/train/lm.js';
+import { TrainStep } from '../../src/train/step.js';
+
+const llama = makeConfig({ vocab_size: 23, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: false });
+const periLn = makeConfig({
+  vocab_size: 23, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1, head_dim: 6,
+  use_post_norm: true, embedding_multiplier: 3, attention_multiplier: 0.2, residual_multiplier: 0.7, logits_scaling: 0.5,
+  rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 8 },
+});
+
+function randomWindows(c: ModelConfig, batch: number, seq: number, seed: number) {
+  const r = rng(seed);
+  return windowsToBatch(Array.from({ length: batch * (seq + 1) }, () => Math.floor(r() * c.vocab_size)), batch, seq);
+}
+
+function asFeeds(c: ModelConfig, params: Record<string, NDArray>, batch: ReturnType<typeof windowsToBatch>): Record<string, NDArray> {
+  void c;
+  return {
+    ...params,
+    input_ids: ndarray('int64', batch.input_ids.shape, Array.from(batch.input_ids.data, Number)),
+    labels: ndarray('int64', batch.labels.shape, Array.from(batch.labels.data, Number)),
+  };
+}
+
+/** Larger weights than the init so that nonlinearity shows up in the checks. */
+function scaled(params: Record<string, NDArray>, k: number): Record<string, NDArray> {
+  return Object.fromEntries(Object.entries(params).map(([n, v]) => [n, ndarray(v.dtype, v.shape, n.endsWith('norm.weight') || n.includes('norm') ? v.data.map((x, i) => x + 0.1 * Math.sin(i)) : v.data.map((x) => x * k))]));
+}
+
+for (const [label, config] of [['Llama (untied, GQA)', llama], ['HyperCLOVAX (Peri-LN, μP, YaRN, explicit head_dim)', periLn]] as const) {
+  test(`model forward and gradients through ORT equal the reference interpreter: ${label}`, async () => {
+    const lm = buildLmGraph(config, 2, 5);
+    const feeds = asFeeds(config, scaled(initParams(config, 1), 20), randomWindows(config, 2, 5, 3));
+    const grads = grad(lm.loss, lm.params.map((p) => p.tensor));
+    const outputs: Record<string, Tensor> = { loss: lm.loss, logits: lm.logits };
+    lm.params.forEach((p, i) => (outputs[`g.${p.name}`] = grads[i]!));
+    const names = Object.keys(outputs);
+    const ref = evaluate(names.map((n) => outputs[n]!), feeds);
+    const session = await Session.create(outputs, { threads: 1 });
+    const got = await session.run(Object.fromEntries(Object.entries(feeds).filter(([k]) => session.inputNames.includes(k))));
+    names.forEach((n, i) => {
+      const a = toNumbers(got[n]!);
+      const e = ref[i]!.data;
+      const scale = Math.max(...Array.from(e, Math.abs), 1e-3);
+      a.forEach((v, j) => assert.ok(Math.abs(v - e[j]!) <= 1e-4 * scale + 1e-6, `${n}[${j}]: ORT ${v} vs reference ${e[j]}`));
+    });
+  });
+
+  test(`full-model gradients pass a finite-difference spot check: ${label}`, () => {
+    const lm = buildLmGraph(config, 1, 4);
+    const feeds = asFeeds(config, scaled(initParams(config, 2), 20), randomWindows(config, 1, 4, 5));
+    const grads = evaluate(grad(lm.loss, lm.params.map((p) => p.tensor)), feeds);
+    const lossAt = (f: Record<string, NDArray>) => evaluate([lm.loss], f)[0]!.data[0]!;
+    const r = rng(9);
+    lm.params.forEach((p, k) => {
+      const base = feeds[p.name]!;
+      for (let s = 0; s < 3; s++) {
+        const i = Math.floor(r() * base.data.length);
+        const h = 1e-5;
+        const plus = ndarray('float32', base.shape, base.data);
+        const minus = ndarray('float32', base.shape, base.data);
+        plus.data[i]! += h;
+        minus.data[i]! -= h;
+        const numeric = (lossAt({ ...feeds, [p.name]: plus }) - lossAt({ ...feeds, [p.name]: minus })) / (2 * h);
+        const analytic = grads[k]!.data[i]!;
+        assert.ok(Math.abs(numeric - analytic) <= 1e-6 + 1e-4 * Math.abs(numeric), `${p.name}[${i}]: ${analytic} vs ${numeric}`);
+      }
+    });
+  });
+}
+
+test('training steps through ORT equal the reference interpreter step for step (AdamW, clipping, accumulation)', async () => {
+  const config = periLn;
+  const batches = [0, 1, 2, 3, 4, 5].map((s) => randomWindows(config, 2, 4, 10 + s));
+  const init = initParams(config, 4);
+  const optimizer = { lr: 0, weightDecay: 0.1, maxGradNorm: 0.5 };
+  const trainer = await TrainStep.create({ build: () => buildLmGraph(config, 2, 4), optimizer, accumulation: 2, session: { threads: 1 } }, { step: 0, params: init });
+  const ortLosses: number[] = [];
+  for (let s = 0; s < 3; s++) ortLosses.push((await trainer.run([batches[2 * s]!, batches[2 * s + 1]!], 0.01)).loss);
+
+  // The same three steps in the interpreter: mean gradient of two micro-batches, then the in-graph AdamW.
+  const lm = buildLmGraph(config, 2, 4);
+  const g = grad(lm.loss, lm.params.map((p) => p.tensor));
+  const adamGraph = buildLmGraph(config, 2, 4);
+  const accInputs = adamGraph.params.map((p) => adamGraph.graph.input(`acc.${p.name}`, p.tensor.shape));
+  const adam = buildAdamW(adamGraph.graph, adamGraph.params, accInputs, { beta1: 0.9, beta2: 0.95, weightDecay: 0.1, maxGradNorm: 0.5 });
+  let params = init;
+  let moments: Record<string, NDArray> = {};
+  for (const p of lm.params) {
+    moments[stateNames(p.name).m] = ndarray('float32', p.tensor.shape as number[]);
+    moments[stateNames(p.name).v] = ndarray('float32', p.tensor.shape as number[]);
+  }
+  const refLosses: number[] = [];
+  for (let s = 0; s < 3; s++) {
+    const a = evaluate([lm.loss, ...g], asFeeds(config, params, batches[2 * s]!));
+    const b = evaluate([lm.loss, ...g], asFeeds(config, params, batches[2 * s + 1]!));
+    refLosses.push((a[0]!.data[0]! + b[0]!.data[0]!) / 2);
+    const feeds: Record<string, NDArray> = { ...params, ...moments, 'optim.lr': ndarray('float32', [], [0.01]), 'optim.bias1': ndarray('float32', [], [1 - 0.9 ** (s + 1)]), 'optim.bias2': ndarray('float32', [], [1 - 0.95 ** (s + 1)]) };
+    lm.params.forEach((p, i) => (feeds[`acc.${p.name}`] = ndarray('float32', a[i + 1]!.shape, a[i + 1]!.data.map((x, j) => (x + b[i + 1]!.data[j]!) / 2))));
+    const next = evaluate(adam.states.flatMap((st) => [st.nextParam, st.nextM, st.nextV]), feeds);
+    params = {};
+    moments = {};
+    adam.states.forEach((st, i) => {
+      params[st.name] = next[3 * i]!;
+      moments[stateNames(st.name).m] = next[3 * i + 1]!;
+      moments[stateNames(st.name).v] = next[3 * i + 2]!;
+    });
+  }
+  ortLosses.forEach((l, i) => assert.ok(Math.abs(l - refLosses[i]!) < 1e-4, `step ${i + 1}: ORT loss ${l} vs reference ${refLosses[i]}`));
+  const moved = Object.entries(params).some(([n, v]) => v.data.some((x, j) => Math.abs(x - init[n]!.data[j]!) > 1e-3));
+  assert.ok(moved, 'the steps actually changed the model');
+  const snap = trainer.snapshot();
+  for (const [name, v] of Object.entries(params)) {
+    snap.params[name]!.data.forEach((x, j) => assert.ok(Math.abs(x - v.data[j]!) < 1e-4, `${name}[${j}] after 3 steps: ${x} vs ${v.data[j]}`));
+  }
+});
+
+test('a non-finite loss skips the update and leaves the weights untouched', async () => {
+  const config = llama;
+  const init = initParams(config, 1);
+  init['model.norm.weight'] = ndarray('float32', [16], new Array(16).fill(Infinity));
+  const trainer = await TrainStep.create({ build: () => buildLmGraph(config, 1, 3), session: { threads: 1 } }, { step: 0, params: init });
+  const result = await trainer.run([randomWindows(config, 1, 3, 1)], 0.1);
+  assert.equal(result.skipped, true);
+  assert.equal(trainer.step, 0);
+  assert.deepEqual(Array.from(trainer.snapshot().params['model.layers.0.mlp.up_proj.weight']!.data), Array.from(Float32Array.from(init['model.layers.0.mlp.up_proj.weight']!.data)));
+});
+
+test('presets have the documented sizes and config.json validation names the field', () => {
+  const millions = (name: string) => parameterCount(PRESETS[name]!.config) / 1e6;
+  assert.ok(millions('nano') >= 1 && millions('nano') <= 3, `nano ${millions('nano')}M`);
+  assert.ok(millions('micro') >= 8 && millions('micro') <= 10, `micro ${millions('micro')}M`);
+  assert.ok(millions('small') >= 30 && millions('small') <= 50, `small ${millions('small')}M`);
+  const s = PRESETS['s']!.config;
+  assert.deepEqual([s.vocab_size, s.hidden_size, s.num_hidden_layers, s.num_attention_heads, s.num_key_value_heads, s.intermediate_size, s.tie_word_embeddings], [16384, 256, 6, 8, 4, 704, true]);
+  const seed = PRESETS['seed-0.5b']!.config;
+  assert.deepEqual([seed.vocab_size, seed.hidden_size, seed.num_hidden_layers, seed.intermediate_size, seed.tie_word_embeddings, seed.model_type], [110592, 1024, 24, 4096, true, 'llama']);
+  assert.equal(PRESETS['micro-periln']!.config.model_type, 'hyperclovax');
+  assert.throws(() => validateConfig({ ...s, num_key_value_heads: 3 }, 'm/config.json'), /m\/config\.json: field 'num_key_value_heads' must divide num_attention_heads \(8\) \(got 3\)/);
+  assert.throws(() => validateConfig({ ...s, hidden_act: 'gelu' }, 'c.json'), /field 'hidden_act' must be 'silu'/);
+  assert.throws(() => validateConfig({ ...s, rope_scaling: { rope_type: 'yarn', factor: 2 } }, 'c.json'), /rope_scaling.original_max_position_embeddings/);
+});
+
+test('rope scaling: linear divides frequencies, YaRN keeps high frequencies and interpolates low ones', () => {
+  const base = makeConfig({ vocab_size: 8, hidden_size: 64, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2, rope_theta: 10000 });
+  const plain = ropeFrequencies(base).invFreq;
+  const linear = ropeFrequencies({ ...base, rope_scaling: { rope_type: 'linear', factor: 4 } }).invFreq;
+  linear.forEach((f, i) => assert.ok(Math.abs(f - plain[i]! / 4) < 1e-15));
+  const yarn = ropeFrequencies({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 256 } });
+  assert.equal(yarn.invFreq[0], plain[0], 'highest frequency untouched');
+  assert.ok(Math.abs(yarn.invFreq.at(-1)! - plain.at(-1)! / 4) < 1e-15, 'lowest frequency interpolated');
+  assert.ok(Math.abs(yarn.attentionScale - (0.1 * Math.log(4) + 1)) < 1e-12);
+});
