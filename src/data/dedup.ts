@@ -1,0 +1,227 @@
+/**
+ * Stage 6: exact deduplication (hash of the case- and whitespace-normalized text) and near-duplicate removal with
+ * MinHash over word shingles + LSH banding. The first document seen is kept. Memory per kept document is a few
+ * hash-table slots per band plus one byte per permutation (a b-bit MinHash signature used to verify LSH candidates,
+ * which removes most band-collision false positives); no text is stored.
+ */
+import { fmix32 } from './hash.js';
+
+export interface DedupOptions {
+  exact: boolean;
+  near: boolean;
+  /** Words per shingle. */
+  shingleSize: number;
+  /** MinHash permutations. */
+  numPerm: number;
+  /** Estimated Jaccard similarity at or above which a document is a near-duplicate. */
+  threshold: number;
+  /** LSH bands; by default chosen for `threshold` like datasketch (minimizing false positives + negatives). */
+  bands?: number;
+  seed: number;
+}
+
+export const defaultDedup: DedupOptions = { exact: true, near: true, shingleSize: 5, numPerm: 128, threshold: 0.8, seed: 1 };
+
+/** Bands and rows per band for an LSH whose S-curve crosses near `threshold`. */
+export function lshParams(threshold: number, numPerm: number): { bands: number; rows: number } {
+  const area = (a: number, b: number, f: (s: number) => number) => {
+    const steps = 200;
+    let sum = 0;
+    for (let i = 0; i < steps; i++) sum += f(a + ((i + 0.5) * (b - a)) / steps);
+    return (sum * (b - a)) / steps;
+  };
+  let best = { bands: 1, rows: numPerm, error: Infinity };
+  for (let b = 1; b <= numPerm; b++) {
+    for (let r = 1; r * b <= numPerm; r++) {
+      const p = (s: number) => 1 - (1 - s ** r) ** b;
+      const error = 0.5 * area(0, threshold, p) + 0.5 * area(threshold, 1, (s) => 1 - p(s));
+      if (error < best.error) best = { bands: b, rows: r, error };
+    }
+  }
+  return { bands: best.bands, rows: best.rows };
+}
+
+/** Open-addressing map from 64-bit keys (two uint32 halves) to uint32 values; 12 bytes per slot. */
+export class PairMap {
+  private hi: Uint32Array;
+  private lo: Uint32Array;
+  private val: Uint32Array; // value + 1; 0 marks an empty slot
+  private mask: number;
+  size = 0;
+
+  constructor(capacity = 1 << 16) {
+    let cap = 16;
+    while (cap < capacity) cap *= 2;
+    this.hi = new Uint32Array(cap);
+    this.lo = new Uint32Array(cap);
+    this.val = new Uint32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  /** The value stored for (hi, lo), or -1. */
+  get(hi: number, lo: number): number {
+    for (let i = (hi ^ Math.imul(lo, 0x9e3779b1)) & this.mask; this.val[i]; i = (i + 1) & this.mask) {
+      if (this.hi[i] === hi && this.lo[i] === lo) return this.val[i] - 1;
+    }
+    return -1;
+  }
+
+  /** Store value unless the key is present; returns the value already there, or -1 when it was inserted. */
+  insert(hi: number, lo: number, value: number): number {
+    if ((this.size + 1) * 2 > this.val.length) this.grow();
+    let i = (hi ^ Math.imul(lo, 0x9e3779b1)) & this.mask;
+    for (; this.val[i]; i = (i + 1) & this.mask) {
+      if (this.hi[i] === hi && this.lo[i] === lo) return this.val[i] - 1;
+    }
+    this.hi[i] = hi; this.lo[i] = lo; this.val[i] = value + 1;
+    this.size++;
+    return -1;
+  }
+
+  get bytes(): number { return this.val.length * 12; }
+
+  private grow(): void {
+    const { hi, lo, val } = this;
+    const cap = val.length * 2;
+    this.hi = new Uint32Array(cap); this.lo = new Uint32Array(cap); this.val = new Uint32Array(cap);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let i = 0; i < val.length; i++) if (val[i]) this.insert(hi[i], lo[i], val[i] - 1);
+  }
+}
+
+/** Two independent 32-bit hashes of the text with ASCII case folded and whitespace runs collapsed. */
+export function exactKey(text: string): [number, number] {
+  let a = 0x811c9dc5, b = 0x2545f491;
+  let space = true;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c === 32 || c === 10 || c === 9 || c === 13) {
+      if (space) continue;
+      space = true;
+      c = 32;
+    } else {
+      space = false;
+      if (c >= 65 && c <= 90) c |= 32;
+    }
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return [fmix32(a), fmix32(b ^ text.length)];
+}
+
+export class Deduplicator {
+  readonly rows: number;
+  readonly bands: number;
+  private readonly exactSeen = new PairMap();
+  private readonly buckets = new PairMap();
+  private readonly permSeeds: Uint32Array;
+  private signatures = new Uint8Array(1 << 20);
+  private docs = 0;
+  private words = new Uint32Array(1 << 16);
+  private readonly sig: Uint32Array;
+
+  constructor(readonly opts: DedupOptions = defaultDedup) {
+    const p = opts.bands ? { bands: opts.bands, rows: Math.floor(opts.numPerm / opts.bands) } : lshParams(opts.threshold, opts.numPerm);
+    this.bands = p.bands;
+    this.rows = p.rows;
+    this.permSeeds = new Uint32Array(opts.numPerm);
+    for (let i = 0; i < opts.numPerm; i++) this.permSeeds[i] = fmix32(opts.seed * 0x9e3779b1 + i + 1);
+    this.sig = new Uint32Array(opts.numPerm);
+  }
+
+  /** 'exact' or 'near' when `text` duplicates an earlier document; otherwise records it and returns undefined. */
+  check(text: string, exact?: [number, number]): 'exact' | 'near' | undefined {
+    if (this.opts.exact) {
+      const [a, b] = exact ?? exactKey(text);
+      if (this.exactSeen.insert(a, b, 0) >= 0) return 'exact';
+    }
+    return this.opts.near && this.nearDuplicate(text) ? 'near' : undefined;
+  }
+
+  /** MinHash signature of the text's word shingles (exposed for tests). */
+  signature(text: string): Uint32Array {
+    const n = this.hashWords(text);
+    const k = Math.min(this.opts.shingleSize, n);
+    const sig = this.sig.fill(0xffffffff);
+    const seeds = this.permSeeds;
+    const perms = seeds.length;
+    for (let i = 0; i + k <= n && k > 0; i++) {
+      let x = k;
+      for (let j = 0; j < k; j++) x = Math.imul(x ^ this.words[i + j], 0x9e3779b1) ^ (x >>> 16);
+      x = fmix32(x);
+      // One good hash per shingle; each permutation is a cheap remix of it (xor seed, multiply, xorshift).
+      for (let p = 0; p < perms; p++) {
+        let v = Math.imul(x ^ seeds[p], 0x85ebca6b);
+        v ^= v >>> 13;
+        v = Math.imul(v, 0xc2b2ae35);
+        v = (v ^ (v >>> 16)) >>> 0;
+        if (v < sig[p]) sig[p] = v;
+      }
+    }
+    return sig;
+  }
+
+  private nearDuplicate(text: string): boolean {
+    const sig = this.signature(text);
+    if (sig[0] === 0xffffffff) return false; // no words
+    const { rows, bands } = this;
+    const id = this.docs;
+    const keys = new Uint32Array(bands * 2);
+    for (let b = 0; b < bands; b++) {
+      let h1 = b + 1, h2 = 0x6a09e667 ^ b;
+      for (let r = b * rows; r < (b + 1) * rows; r++) {
+        h1 = Math.imul(h1 ^ sig[r], 0x9e3779b1) ^ (h1 >>> 15);
+        h2 = Math.imul(h2 ^ sig[r], 0x85ebca6b) ^ (h2 >>> 13);
+      }
+      keys[2 * b] = fmix32(h1);
+      keys[2 * b + 1] = fmix32(h2);
+      const other = this.buckets.get(keys[2 * b], keys[2 * b + 1]);
+      if (other >= 0 && this.similarity(sig, other) >= this.opts.threshold) return true;
+    }
+    for (let b = 0; b < bands; b++) this.buckets.insert(keys[2 * b], keys[2 * b + 1], id);
+    this.storeSignature(sig, id);
+    this.docs++;
+    return false;
+  }
+
+  /** Jaccard estimate from 8-bit signature bytes, corrected for chance byte collisions (b-bit MinHash). */
+  private similarity(sig: Uint32Array, other: number): number {
+    const m = sig.length;
+    const base = other * m;
+    let same = 0;
+    for (let i = 0; i < m; i++) if ((sig[i] & 0xff) === this.signatures[base + i]) same++;
+    return (same / m - 1 / 256) / (1 - 1 / 256);
+  }
+
+  private storeSignature(sig: Uint32Array, id: number): void {
+    const m = sig.length;
+    if ((id + 1) * m > this.signatures.length) {
+      const next = new Uint8Array(this.signatures.length * 2);
+      next.set(this.signatures);
+      this.signatures = next;
+    }
+    for (let i = 0; i < m; i++) this.signatures[id * m + i] = sig[i] & 0xff;
+  }
+
+  /** Hash each whitespace-separated word (ASCII case folded) into this.words; returns the count. */
+  private hashWords(text: string): number {
+    if (this.words.length < text.length / 2 + 1) this.words = new Uint32Array(Math.ceil(text.length / 2) + 1);
+    let n = 0, h = 0x811c9dc5, len = 0;
+    for (let i = 0; i <= text.length; i++) {
+      const c = i < text.length ? text.charCodeAt(i) : 32;
+      if (c === 32 || c === 10 || c === 9 || c === 13) {
+        if (len) { this.words[n++] = fmix32(h); h = 0x811c9dc5; len = 0; }
+        continue;
+      }
+      h = Math.imul(h ^ (c >= 65 && c <= 90 ? c | 32 : c), 0x01000193);
+      len++;
+    }
+    return n;
+  }
+
+  /** Approximate bytes held for deduplication state. */
+  get memoryBytes(): number {
+    return this.exactSeen.bytes + this.buckets.bytes + this.signatures.length;
+  }
+}

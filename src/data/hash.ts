@@ -1,0 +1,59 @@
+/**
+ * Fast, dependency-free 32-bit hashing and seeded randomness. Everything the pipeline decides at random
+ * (splits, sampling, FIM cut points, shuffles) is derived from these, so a build is reproducible from its seed.
+ */
+
+/** MurmurHash3's finalizer: a cheap bijective mixer on 32-bit integers. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** FNV-1a over UTF-16 code units, finalized with fmix32 (FNV alone mixes the high bits poorly). */
+export function hashString(s: string, seed = 0): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return fmix32(h);
+}
+
+/** Combine two 32-bit values into one well-mixed 32-bit value. */
+export function hash2(a: number, b: number): number {
+  return fmix32(Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ fmix32(b + 0x7f4a7c15));
+}
+
+/** A uniform number in [0, 1) determined by (seed, key). */
+export function unitFloat(seed: number, key: number): number {
+  return hash2(seed, key) / 4294967296;
+}
+
+/** Mulberry32: a small, fast, seedable PRNG with a 32-bit state (enough for shuffles and cut points). */
+export class Rng {
+  constructor(private s: number) { this.s >>>= 0; }
+  /** Next 32-bit unsigned integer. */
+  nextU32(): number {
+    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  /** Uniform float in [0, 1). */
+  next(): number { return this.nextU32() / 4294967296; }
+  /** Uniform integer in [0, n). */
+  int(n: number): number { return Math.floor(this.next() * n); }
+  get state(): number { return this.s; }
+}
+
+/** Deterministic in-place Fisher–Yates shuffle. */
+export function shuffleInPlace<T extends { length: number; [i: number]: unknown }>(a: T, rng: Rng): T {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+  return a;
+}

@@ -1,0 +1,263 @@
+/**
+ * Stage 3: heuristic quality filters in the spirit of Gopher/C4/StarCoder: length bounds, repetition (duplicate
+ * lines, repeated n-grams), symbol-to-word ratio, bullet-only lists, and removal of boilerplate/ad lines.
+ * Each check returns the reason a document fails, so the stats say exactly why it was dropped.
+ */
+import type { Lang } from './types.js';
+
+export interface QualityOptions {
+  minChars: number;
+  maxChars: number;
+  /** Prose only (not code): */
+  minWords: number;
+  minMeanWordLength: number;
+  maxMeanWordLength: number;
+  /** ('#' + '…' + '...') per word. */
+  maxSymbolRatio: number;
+  /** Fraction of words that contain a letter (Hangul or Latin or other script). */
+  minAlphaWordRatio: number;
+  maxBulletLineRatio: number;
+  maxDupLineRatio: number;
+  maxDupLineCharRatio: number;
+  /** n → max share of characters taken by the single most frequent word n-gram. */
+  maxTopNgramRatio: Record<string, number>;
+  /** n → max share of characters covered by word n-grams that occur more than once. */
+  maxDupNgramRatio: Record<string, number>;
+  /** Regular expressions (case-insensitive) for boilerplate or advertising lines, removed from prose. */
+  boilerplate: string[];
+  /** A document with a larger share of boilerplate lines is dropped instead of cleaned. */
+  maxBoilerplateLineRatio: number;
+  /** Code only: */
+  maxLineLength: number;
+  maxMeanLineLength: number;
+  minAlnumRatio: number;
+}
+
+export const defaultBoilerplate = [
+  String.raw`\ball rights reserved\b`,
+  String.raw`\bcookies?\b.{0,60}\b(polic(y|ies)|consent|settings|accept)|\b(accept|we use)\b.{0,30}\bcookies\b`,
+  String.raw`\b(privacy policy|terms of (use|service)|subscribe to (our|the) newsletter|follow us on|share (this|on) (facebook|twitter))\b`,
+  String.raw`\b(click here|lorem ipsum|javascript (is )?(disabled|required)|buy now|add to cart|free shipping|limited[- ]time offer)\b`,
+  String.raw`무단\s*(전재|복제|배포)|재배포\s*금지|저작권자\s*[©ⓒ(]`,
+  String.raw`(광고|제휴|협찬|구매)\s*문의|(카카오톡|카톡)\s*(상담|문의|친구\s*추가)|(로그인|회원\s*가입)\s*(하기|하세요|후\s*이용)`,
+  String.raw`무료\s*배송|최저가\s*(보장|보기)|할인\s*쿠폰|지금\s*(구매|신청)하기|구독과?\s*좋아요|바로\s*가기\s*[>▶]`,
+];
+
+export const defaultQuality: QualityOptions = {
+  minChars: 100, maxChars: 1_000_000,
+  minWords: 20, minMeanWordLength: 1.5, maxMeanWordLength: 15, maxSymbolRatio: 0.1, minAlphaWordRatio: 0.6,
+  maxBulletLineRatio: 0.9, maxDupLineRatio: 0.3, maxDupLineCharRatio: 0.2,
+  maxTopNgramRatio: { 2: 0.2, 3: 0.18, 4: 0.16 },
+  maxDupNgramRatio: { 5: 0.15, 10: 0.1 },
+  boilerplate: defaultBoilerplate, maxBoilerplateLineRatio: 0.5,
+  maxLineLength: 1000, maxMeanLineLength: 100, minAlnumRatio: 0.25,
+};
+
+export class QualityFilter {
+  private readonly boilerplate: RegExp | undefined;
+  private readonly top: [number, number][];
+  private readonly dup: [number, number][];
+  private table = new CountTable(1 << 12);
+
+  constructor(readonly opts: QualityOptions = defaultQuality) {
+    this.boilerplate = opts.boilerplate.length ? new RegExp(opts.boilerplate.map((s) => `(?:${s})`).join('|'), 'i') : undefined;
+    this.top = Object.entries(opts.maxTopNgramRatio).map(([n, r]) => [Number(n), r]);
+    this.dup = Object.entries(opts.maxDupNgramRatio).map(([n, r]) => [Number(n), r]);
+  }
+
+  /** Remove boilerplate lines from prose; returns the cleaned text, the number of lines removed, or a drop reason. */
+  stripBoilerplate(text: string): { text: string; removed: number } | string {
+    if (!this.boilerplate) return { text, removed: 0 };
+    const lines = text.split('\n');
+    let nonBlank = 0;
+    const kept: string[] = [];
+    let removed = 0;
+    for (const line of lines) {
+      if (line.trim()) nonBlank++;
+      if (line.length <= 300 && this.boilerplate.test(line)) removed++;
+      else kept.push(line);
+    }
+    if (!removed) return { text, removed };
+    if (removed > nonBlank * this.opts.maxBoilerplateLineRatio) return 'boilerplate';
+    return { text: kept.join('\n').trim(), removed };
+  }
+
+  /** The reason the document fails, or undefined when it passes. */
+  check(text: string, lang: Lang): string | undefined {
+    const o = this.opts;
+    if (text.length < o.minChars) return 'too-short';
+    if (text.length > o.maxChars) return 'too-long';
+    return lang === 'code' ? this.checkCode(text) : this.checkProse(text);
+  }
+
+  private checkCode(text: string): string | undefined {
+    const o = this.opts;
+    let lines = 0, maxLen = 0, alnum = 0;
+    let start = 0;
+    while (start <= text.length) {
+      let nl = text.indexOf('\n', start);
+      if (nl === -1) nl = text.length;
+      lines++;
+      if (nl - start > maxLen) maxLen = nl - start;
+      start = nl + 1;
+    }
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c >= 0xac00) alnum++;
+    }
+    if (maxLen > o.maxLineLength) return 'long-line';
+    if (text.length / lines > o.maxMeanLineLength) return 'long-mean-line';
+    if (alnum / text.length < o.minAlnumRatio) return 'low-alnum';
+    return undefined;
+  }
+
+  private checkProse(text: string): string | undefined {
+    const o = this.opts;
+    const lineReason = this.checkLines(text);
+    if (lineReason) return lineReason;
+
+    // One pass over the words: a hash and a length per word, plus letter/symbol counts.
+    const words = new Uint32Array(text.length / 2 + 2);
+    const lens = new Uint16Array(words.length);
+    let n = 0, wordChars = 0, alphaWords = 0, symbols = 0;
+    let h = 0x811c9dc5, len = 0, hasLetter = false;
+    for (let i = 0; i <= text.length; i++) {
+      const c = i < text.length ? text.charCodeAt(i) : 32;
+      if (c === 32 || c === 10 || c === 9) {
+        if (len) {
+          words[n] = h >>> 0 || 1;
+          lens[n++] = len > 65535 ? 65535 : len;
+          wordChars += len;
+          if (hasLetter) alphaWords++;
+          h = 0x811c9dc5; len = 0; hasLetter = false;
+        }
+        continue;
+      }
+      h = Math.imul(h ^ c, 0x01000193);
+      len++;
+      if (!hasLetter && (((c | 32) >= 97 && (c | 32) <= 122) || c >= 0xc0)) hasLetter = true;
+      if (c === 35 || c === 0x2026 || (c === 46 && text.charCodeAt(i + 1) === 46 && text.charCodeAt(i + 2) === 46)) symbols++;
+    }
+    if (n < o.minWords) return 'few-words';
+    const mean = wordChars / n;
+    if (mean < o.minMeanWordLength) return 'short-words';
+    if (mean > o.maxMeanWordLength) return 'long-words';
+    if (symbols / n > o.maxSymbolRatio) return 'symbol-ratio';
+    if (alphaWords / n < o.minAlphaWordRatio) return 'few-alpha-words';
+    for (const [size, max] of this.top) {
+      if (n >= size && this.topNgramShare(words, lens, n, size, wordChars) > max) return `top-${size}gram`;
+    }
+    for (const [size, max] of this.dup) {
+      if (n >= size && this.dupNgramShare(words, lens, n, size, wordChars) > max) return `dup-${size}gram`;
+    }
+    return undefined;
+  }
+
+  private checkLines(text: string): string | undefined {
+    const o = this.opts;
+    const seen = new Map<string, number>();
+    let lines = 0, bullets = 0, dupLines = 0, dupChars = 0, chars = 0;
+    for (const raw of text.split('\n')) {
+      const line = raw.trim();
+      if (!line) continue;
+      lines++;
+      chars += line.length;
+      const c = line.charCodeAt(0);
+      if (c === 0x2022 || c === 0x25cf || c === 0x25aa || c === 0x2023 || ((c === 45 || c === 42) && line.charCodeAt(1) === 32)) bullets++;
+      const prev = seen.get(line);
+      if (prev !== undefined) {
+        dupLines++;
+        dupChars += line.length;
+      }
+      seen.set(line, (prev ?? 0) + 1);
+    }
+    if (lines === 0) return 'empty';
+    if (bullets / lines > o.maxBulletLineRatio) return 'bullet-lines';
+    if (dupLines / lines > o.maxDupLineRatio) return 'dup-lines';
+    if (dupChars / chars > o.maxDupLineCharRatio) return 'dup-line-chars';
+    return undefined;
+  }
+
+  private ngramKeys(words: Uint32Array, n: number, size: number): Uint32Array {
+    const keys = new Uint32Array(n - size + 1);
+    for (let i = 0; i < keys.length; i++) {
+      let h = size;
+      for (let j = 0; j < size; j++) h = Math.imul(h ^ words[i + j], 0x9e3779b1) ^ (h >>> 15);
+      keys[i] = h >>> 0 || 1;
+    }
+    return keys;
+  }
+
+  private topNgramShare(words: Uint32Array, lens: Uint16Array, n: number, size: number, total: number): number {
+    const keys = this.ngramKeys(words, n, size);
+    const t = this.tableFor(keys.length);
+    let best = 0, bestAt = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const c = t.add(keys[i]);
+      if (c > best) { best = c; bestAt = i; }
+    }
+    if (best < 2) return 0;
+    let chars = 0;
+    for (let j = 0; j < size; j++) chars += lens[bestAt + j];
+    return (best * chars) / total;
+  }
+
+  private dupNgramShare(words: Uint32Array, lens: Uint16Array, n: number, size: number, total: number): number {
+    const keys = this.ngramKeys(words, n, size);
+    const t = this.tableFor(keys.length);
+    for (let i = 0; i < keys.length; i++) t.add(keys[i]);
+    // Characters of every word covered by at least one repeated n-gram, each word counted once.
+    let covered = 0, coveredUntil = 0;
+    for (let i = 0; i < keys.length; i++) {
+      if (t.get(keys[i]) < 2) continue;
+      for (let j = Math.max(i, coveredUntil); j < i + size; j++) covered += lens[j];
+      coveredUntil = i + size;
+    }
+    return covered / total;
+  }
+
+  private tableFor(entries: number): CountTable {
+    if (this.table.capacity < entries * 2) this.table = new CountTable(entries * 2);
+    else this.table.clear();
+    return this.table;
+  }
+}
+
+/** Open-addressing count table over nonzero 32-bit keys, reused across documents to avoid allocating Maps. */
+class CountTable {
+  readonly capacity: number;
+  private readonly keys: Uint32Array;
+  private readonly counts: Uint32Array;
+  private readonly mask: number;
+  private used: number[] = [];
+
+  constructor(min: number) {
+    let cap = 16;
+    while (cap < min) cap *= 2;
+    this.capacity = cap;
+    this.mask = cap - 1;
+    this.keys = new Uint32Array(cap);
+    this.counts = new Uint32Array(cap);
+  }
+
+  add(key: number): number {
+    let i = Math.imul(key, 0x9e3779b1) >>> 0 & this.mask;
+    while (this.keys[i] !== 0 && this.keys[i] !== key) i = (i + 1) & this.mask;
+    if (this.keys[i] === 0) { this.keys[i] = key; this.used.push(i); }
+    return ++this.counts[i];
+  }
+
+  get(key: number): number {
+    let i = Math.imul(key, 0x9e3779b1) >>> 0 & this.mask;
+    while (this.keys[i] !== 0) {
+      if (this.keys[i] === key) return this.counts[i];
+      i = (i + 1) & this.mask;
+    }
+    return 0;
+  }
+
+  clear(): void {
+    for (const i of this.used) { this.keys[i] = 0; this.counts[i] = 0; }
+    this.used = [];
+  }
+}
