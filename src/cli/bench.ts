@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   engine: () => import('../../bench/engine.js'),
   tokenizer: () => import('../../bench/tokenizer.js'),
   data: () => import('../../bench/data.js'),
+  train: () => import('../../bench/train.js'),
 };
 
 export async function run(argv: string[]): Promise<void> {

@@ -11,6 +11,8 @@ export interface SessionOptions extends OnnxExportOptions {
   /** Intra-op threads; default: all cores. */
   threads?: number;
   executionProvider?: ExecutionProvider;
+  /** Write ORT's per-node profile (Chrome trace JSON) with this file prefix; read it back with `endProfiling()`. */
+  profilePrefix?: string;
 }
 
 /** What a feed may be: an ORT tensor (zero-copy, e.g. last step's outputs) or any array with a shape. */
@@ -31,7 +33,7 @@ export class Session {
   static async create(outputs: Record<string, Tensor>, options: SessionOptions = {}): Promise<Session> {
     const model = exportOnnx(outputs, options);
     const ep = options.executionProvider ?? 'cpu';
-    const key = createHash('sha256').update(model.bytes).update(`${ep}|${options.threads ?? 0}`).digest('hex');
+    const key = createHash('sha256').update(model.bytes).update(`${ep}|${options.threads ?? 0}|${options.profilePrefix ?? ''}`).digest('hex');
     let pending = compiled.get(key);
     if (!pending) {
       pending = ort.InferenceSession.create(model.bytes, {
@@ -39,6 +41,7 @@ export class Session {
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? 0,
         interOpNumThreads: 1,
+        ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
       });
       compiled.set(key, pending);
       pending.catch(() => compiled.delete(key));
@@ -54,6 +57,11 @@ export class Session {
 
   get inputNames(): string[] {
     return this.model.inputs.map((i) => i.name);
+  }
+
+  /** Stop profiling and flush the trace file (sessions created with `profilePrefix`). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   /** Run once; returns the requested outputs (all by default) as ORT tensors. */

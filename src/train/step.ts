@@ -135,6 +135,12 @@ export class TrainStep {
     return { loss, gradNorm, skipped: false };
   }
 
+  /** Flush ORT profiles (when created with `session.profilePrefix`). */
+  endProfiling(): void {
+    this.update.endProfiling();
+    this.accumulate?.endProfiling();
+  }
+
   /** Current parameters and moments (views of ORT's float32 buffers; copy before mutating). */
   snapshot(): Required<OptimizerState> {
     const pick = (key: (n: string) => string) =>
