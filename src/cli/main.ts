@@ -7,8 +7,10 @@ type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Pro
 const commands: Record<string, Command> = {
   demo: { summary: 'build a tiny transformer, train it a few steps in ONNX Runtime, print the loss falling', load: () => import('./demo.js') },
   tokenizer: { summary: 'train / encode / decode / stats for the byte-level BPE tokenizer', load: () => import('./tokenizer.js') },
+  init: { summary: 'write a randomly initialised model folder from a preset', load: () => import('./init.js') },
+  pretrain: { summary: 'pretrain a model on token shards (checkpoints, resume, validation, metrics, plot)', load: () => import('./pretrain.js') },
   data: { summary: 'build a clean, deduplicated, mixed, tokenized corpus', load: () => import('./data.js') },
-  bench: { summary: 'benchmarks against peers measured in the same run: engine | tokenizer | data', load: () => import('./bench.js') },
+  bench: { summary: 'benchmarks against peers measured in the same run: engine | train | tokenizer | data', load: () => import('./bench.js') },
 };
 
 function usage(): string {

@@ -135,6 +135,11 @@ export class TrainStep {
     return { loss, gradNorm, skipped: false };
   }
 
+  /** Current parameters as ORT tensors, to feed other graphs (validation) without copies. */
+  parameterFeeds(): Record<string, ort.Tensor> {
+    return Object.fromEntries(this.names.map((n) => [n, this.state[n]!]));
+  }
+
   /** Flush ORT profiles (when created with `session.profilePrefix`). */
   endProfiling(): void {
     this.update.endProfiling();

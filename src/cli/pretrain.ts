@@ -1,0 +1,76 @@
+import { parseArgs } from 'node:util';
+import { pretrain } from '../train/pretrain.js';
+import type { RopeScaling } from '../model/config.js';
+import { KolmError } from '../util/errors.js';
+
+const USAGE = `usage: kolm pretrain --data SHARDS --out DIR (--model DIR | --preset NAME) [options]
+  --steps N (1000)  --batch B (8)  --seq T (256)  --accumulation K (1)
+  --lr 3e-3  --warmup N  --decay cosine|linear|constant  --min-lr-ratio 0.1  --weight-decay 0.1  --clip 1.0
+  --eval-every N (50)  --eval-batches N (4)  --save-every N  --seed N  --threads N
+  --resume                      continue from the newest checkpoint in --out (same loss curve as uninterrupted)
+  --on-nan skip|stop            what a non-finite loss/gradient does (default skip: the update is not applied)
+  --rope-scaling TYPE:FACTOR    context extension, e.g. linear:2 or yarn:4 (original length = the model's)
+  --tokenizer DIR               copied into checkpoints and the final model folder`;
+
+export async function run(argv: string[]): Promise<void> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { resume: { type: 'boolean' }, help: { type: 'boolean' } };
+  for (const k of ['data', 'out', 'model', 'preset', 'steps', 'batch', 'seq', 'accumulation', 'lr', 'warmup', 'decay', 'min-lr-ratio', 'weight-decay', 'clip', 'eval-every', 'eval-batches', 'save-every', 'seed', 'threads', 'on-nan', 'rope-scaling', 'tokenizer']) {
+    options[k] = { type: 'string' };
+  }
+  const { values } = parseArgs({ args: argv, options });
+  const v = values as Record<string, string | boolean | undefined>;
+  if (v['help'] || !v['data'] || !v['out']) {
+    console.log(USAGE);
+    if (!v['help']) process.exitCode = 1;
+    return;
+  }
+  const num = (k: string, dflt?: number): number | undefined => {
+    if (v[k] === undefined) return dflt;
+    const n = Number(v[k]);
+    if (!Number.isFinite(n)) throw new KolmError(`--${k} must be a number, got '${v[k]}'`);
+    return n;
+  };
+  const seq = num('seq', 256)!;
+  let ropeScaling: RopeScaling | undefined;
+  if (typeof v['rope-scaling'] === 'string') {
+    const [type, factor] = v['rope-scaling'].split(':');
+    const f = Number(factor);
+    if (!(f >= 1)) throw new KolmError(`--rope-scaling: factor must be >= 1 in '${v['rope-scaling']}'`);
+    if (type === 'linear') ropeScaling = { rope_type: 'linear', factor: f };
+    else if (type === 'dynamic') ropeScaling = { rope_type: 'dynamic', factor: f, original_max_position_embeddings: Math.round(seq / f) };
+    else if (type === 'yarn') ropeScaling = { rope_type: 'yarn', factor: f, original_max_position_embeddings: Math.round(seq / f) };
+    else throw new KolmError(`--rope-scaling: type must be linear, dynamic or yarn, got '${type}'`);
+  }
+  const onNan = v['on-nan'] ?? 'skip';
+  if (onNan !== 'skip' && onNan !== 'stop') throw new KolmError(`--on-nan must be skip or stop, got '${onNan}'`);
+  const decay = (v['decay'] ?? 'cosine') as 'cosine' | 'linear' | 'constant';
+  if (!['cosine', 'linear', 'constant'].includes(decay)) throw new KolmError(`--decay must be cosine, linear or constant, got '${decay}'`);
+  const result = await pretrain({
+    data: v['data'] as string,
+    out: v['out'] as string,
+    model: v['model'] as string | undefined,
+    preset: (v['preset'] as string | undefined) ?? (v['model'] ? undefined : 'nano'),
+    tokenizer: v['tokenizer'] as string | undefined,
+    steps: num('steps', 1000)!,
+    batch: num('batch', 8)!,
+    seq,
+    accumulation: num('accumulation', 1),
+    lr: num('lr'),
+    warmup: num('warmup'),
+    decay,
+    minLrRatio: num('min-lr-ratio'),
+    weightDecay: num('weight-decay'),
+    clip: num('clip'),
+    evalEvery: num('eval-every'),
+    evalBatches: num('eval-batches'),
+    saveEvery: num('save-every'),
+    seed: num('seed', 0),
+    threads: num('threads'),
+    resume: Boolean(v['resume']),
+    onNonFinite: onNan,
+    ropeScaling,
+  });
+  const last = result.history.at(-1);
+  const val = [...result.history].reverse().find((h) => h.val_loss !== undefined);
+  console.log(`done: step ${last?.step} loss ${last?.loss.toFixed(4)}${val ? `, validation loss ${val.val_loss!.toFixed(4)} (step ${val.step})` : ''}; model in ${result.modelDir}`);
+}
