@@ -15,15 +15,19 @@ export interface DedupOptions {
   numPerm: number;
   /** Estimated Jaccard similarity at or above which a document is a near-duplicate. */
   threshold: number;
-  /** LSH bands; by default chosen for `threshold` like datasketch (minimizing false positives + negatives). */
+  /** LSH bands; by default chosen for `threshold` by lshParams. */
   bands?: number;
   seed: number;
 }
 
 export const defaultDedup: DedupOptions = { exact: true, near: true, shingleSize: 5, numPerm: 128, threshold: 0.8, seed: 1 };
 
-/** Bands and rows per band for an LSH whose S-curve crosses near `threshold`. */
-export function lshParams(threshold: number, numPerm: number): { bands: number; rows: number } {
+/**
+ * Bands and rows per band for an LSH whose S-curve crosses near `threshold`, minimizing the weighted areas of
+ * false positives and false negatives (as datasketch does). Candidates are verified against their signatures,
+ * so a false positive costs only a check: false negatives weigh 9 times more by default.
+ */
+export function lshParams(threshold: number, numPerm: number, falsePositiveWeight = 0.1): { bands: number; rows: number } {
   const area = (a: number, b: number, f: (s: number) => number) => {
     const steps = 200;
     let sum = 0;
@@ -34,7 +38,7 @@ export function lshParams(threshold: number, numPerm: number): { bands: number; 
   for (let b = 1; b <= numPerm; b++) {
     for (let r = 1; r * b <= numPerm; r++) {
       const p = (s: number) => 1 - (1 - s ** r) ** b;
-      const error = 0.5 * area(0, threshold, p) + 0.5 * area(threshold, 1, (s) => 1 - p(s));
+      const error = falsePositiveWeight * area(0, threshold, p) + (1 - falsePositiveWeight) * area(threshold, 1, (s) => 1 - p(s));
       if (error < best.error) best = { bands: b, rows: r, error };
     }
   }
@@ -93,21 +97,24 @@ export class PairMap {
 /** Two independent 32-bit hashes of the text with ASCII case folded and whitespace runs collapsed. */
 export function exactKey(text: string): [number, number] {
   let a = 0x811c9dc5, b = 0x2545f491;
-  let space = true;
+  let pendingSpace = false, started = false;
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
     if (c === 32 || c === 10 || c === 9 || c === 13) {
-      if (space) continue;
-      space = true;
-      c = 32;
-    } else {
-      space = false;
-      if (c >= 65 && c <= 90) c |= 32;
+      pendingSpace = started;
+      continue;
     }
+    if (pendingSpace) {
+      a = Math.imul(a ^ 32, 0x01000193);
+      b = Math.imul(b ^ 32, 0x5bd1e995) ^ (b >>> 15);
+      pendingSpace = false;
+    }
+    started = true;
+    if (c >= 65 && c <= 90) c |= 32;
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
   }
-  return [fmix32(a), fmix32(b ^ text.length)];
+  return [fmix32(a), fmix32(b)];
 }
 
 export class Deduplicator {
@@ -115,19 +122,25 @@ export class Deduplicator {
   readonly bands: number;
   private readonly exactSeen = new PairMap();
   private readonly buckets = new PairMap();
-  private readonly permSeeds: Uint32Array;
+  private readonly permA: Int32Array;
+  private readonly permB: Int32Array;
+  private shingles = new Int32Array(1 << 16);
   private signatures = new Uint8Array(1 << 20);
   private docs = 0;
-  private words = new Uint32Array(1 << 16);
-  private readonly sig: Uint32Array;
+  private words = new Int32Array(1 << 16);
+  private readonly sig: Int32Array;
 
   constructor(readonly opts: DedupOptions = defaultDedup) {
     const p = opts.bands ? { bands: opts.bands, rows: Math.floor(opts.numPerm / opts.bands) } : lshParams(opts.threshold, opts.numPerm);
     this.bands = p.bands;
     this.rows = p.rows;
-    this.permSeeds = new Uint32Array(opts.numPerm);
-    for (let i = 0; i < opts.numPerm; i++) this.permSeeds[i] = fmix32(opts.seed * 0x9e3779b1 + i + 1);
-    this.sig = new Uint32Array(opts.numPerm);
+    this.permA = new Int32Array(opts.numPerm);
+    this.permB = new Int32Array(opts.numPerm);
+    for (let i = 0; i < opts.numPerm; i++) {
+      this.permA[i] = fmix32(Math.imul(opts.seed, 0x9e3779b1) + 2 * i + 1) | 1;
+      this.permB[i] = fmix32(Math.imul(opts.seed, 0x85ebca6b) + 2 * i + 2);
+    }
+    this.sig = new Int32Array(opts.numPerm);
   }
 
   /** 'exact' or 'near' when `text` duplicates an earlier document; otherwise records it and returns undefined. */
@@ -139,32 +152,37 @@ export class Deduplicator {
     return this.opts.near && this.nearDuplicate(text) ? 'near' : undefined;
   }
 
-  /** MinHash signature of the text's word shingles (exposed for tests). */
-  signature(text: string): Uint32Array {
+  /** MinHash signature of the text's word shingles (exposed for tests); empty when the text has no words. */
+  signature(text: string): Int32Array {
     const n = this.hashWords(text);
     const k = Math.min(this.opts.shingleSize, n);
-    const sig = this.sig.fill(0xffffffff);
-    const seeds = this.permSeeds;
-    const perms = seeds.length;
-    for (let i = 0; i + k <= n && k > 0; i++) {
+    const count = n ? n - k + 1 : 0;
+    if (this.shingles.length < count) this.shingles = new Int32Array(count * 2);
+    const sh = this.shingles;
+    for (let i = 0; i < count; i++) {
       let x = k;
       for (let j = 0; j < k; j++) x = Math.imul(x ^ this.words[i + j], 0x9e3779b1) ^ (x >>> 16);
-      x = fmix32(x);
-      // One good hash per shingle; each permutation is a cheap remix of it (xor seed, multiply, xorshift).
-      for (let p = 0; p < perms; p++) {
-        let v = Math.imul(x ^ seeds[p], 0x85ebca6b);
-        v ^= v >>> 13;
-        v = Math.imul(v, 0xc2b2ae35);
-        v = (v ^ (v >>> 16)) >>> 0;
-        if (v < sig[p]) sig[p] = v;
+      sh[i] = fmix32(x) | 0;
+    }
+    // The permutation trick: one strong hash per shingle, then permutation p is x -> a_p * x + b_p (mod 2^32),
+    // a bijection for odd a_p. Signed int32 arithmetic keeps V8 on small integers; the order is still a permutation.
+    const sig = this.sig;
+    if (!count) return sig.subarray(0, 0);
+    for (let p = 0; p < sig.length; p++) {
+      const a = this.permA[p], b = this.permB[p];
+      let min = 0x7fffffff;
+      for (let i = 0; i < count; i++) {
+        const v = (Math.imul(a, sh[i]) + b) | 0;
+        if (v < min) min = v;
       }
+      sig[p] = min;
     }
     return sig;
   }
 
   private nearDuplicate(text: string): boolean {
     const sig = this.signature(text);
-    if (sig[0] === 0xffffffff) return false; // no words
+    if (!sig.length) return false; // no words
     const { rows, bands } = this;
     const id = this.docs;
     const keys = new Uint32Array(bands * 2);
@@ -186,7 +204,7 @@ export class Deduplicator {
   }
 
   /** Jaccard estimate from 8-bit signature bytes, corrected for chance byte collisions (b-bit MinHash). */
-  private similarity(sig: Uint32Array, other: number): number {
+  private similarity(sig: Int32Array, other: number): number {
     const m = sig.length;
     const base = other * m;
     let same = 0;
@@ -194,7 +212,7 @@ export class Deduplicator {
     return (same / m - 1 / 256) / (1 - 1 / 256);
   }
 
-  private storeSignature(sig: Uint32Array, id: number): void {
+  private storeSignature(sig: Int32Array, id: number): void {
     const m = sig.length;
     if ((id + 1) * m > this.signatures.length) {
       const next = new Uint8Array(this.signatures.length * 2);
@@ -206,12 +224,12 @@ export class Deduplicator {
 
   /** Hash each whitespace-separated word (ASCII case folded) into this.words; returns the count. */
   private hashWords(text: string): number {
-    if (this.words.length < text.length / 2 + 1) this.words = new Uint32Array(Math.ceil(text.length / 2) + 1);
+    if (this.words.length < text.length / 2 + 1) this.words = new Int32Array(Math.ceil(text.length / 2) + 1);
     let n = 0, h = 0x811c9dc5, len = 0;
     for (let i = 0; i <= text.length; i++) {
       const c = i < text.length ? text.charCodeAt(i) : 32;
       if (c === 32 || c === 10 || c === 9 || c === 13) {
-        if (len) { this.words[n++] = fmix32(h); h = 0x811c9dc5; len = 0; }
+        if (len) { this.words[n++] = fmix32(h) | 0; h = 0x811c9dc5; len = 0; }
         continue;
       }
       h = Math.imul(h ^ (c >= 65 && c <= 90 ? c | 32 : c), 0x01000193);

@@ -20,7 +20,7 @@ export interface MixOptions {
   validation: number;
 }
 
-export const defaultMix: MixOptions = { targets: { ko: 1 / 3, 'en+other': 1 / 3, code: 1 / 3 }, maxRepeat: 4, validation: 0.005 };
+export const defaultMix: MixOptions = { targets: { ko: 1 / 3, 'en+other': 1 / 3, code: 1 / 3 }, maxRepeat: 4, validation: 0.01 };
 
 export interface MixGroup {
   name: string;

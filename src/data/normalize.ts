@@ -15,6 +15,8 @@ export const defaultNormalize: NormalizeOptions = { stripMarkup: true, collapseS
 const OVERSTRIKE = /[^\n]\x08/g;
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\u00ad]/g;
 const ODD_SPACE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g;
+// Both of the above in one test, since most documents contain neither.
+const ODD_ANY = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\u00ad\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
 const TRAILING_SPACE = /[ \t]+$/gm;
 const MANY_BLANK_LINES = /\n{3,}/g;
 const MANY_SPACES = /(\S) {2,}/g;
@@ -43,7 +45,7 @@ function decodeEntity(_m: string, dec?: string, hex?: string, name?: string): st
 export function normalizeText(text: string, code: boolean, opts: NormalizeOptions = defaultNormalize): string {
   if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
   if (text.includes('\x08')) text = text.replace(OVERSTRIKE, '');
-  text = text.replace(CONTROL, '').replace(ODD_SPACE, ' ');
+  if (ODD_ANY.test(text)) text = text.replace(CONTROL, '').replace(ODD_SPACE, ' ');
   if (!code && opts.stripMarkup) {
     if (text.includes('<')) text = text.replace(SCRIPT_STYLE, '').replace(TAG, '');
     if (text.includes('&')) text = text.replace(ENTITY, decodeEntity);
@@ -54,5 +56,8 @@ export function normalizeText(text: string, code: boolean, opts: NormalizeOption
   if (text.includes(' \n') || text.includes('\t\n') || /[ \t]$/.test(text)) text = text.replace(TRAILING_SPACE, '');
   if (!code && opts.collapseSpaces && text.includes('  ')) text = text.replace(MANY_SPACES, '$1 ');
   if (text.includes('\n\n\n')) text = text.replace(MANY_BLANK_LINES, '\n\n');
-  return code ? text.replace(/^\n+|\s+$/g, '') : text.trim();
+  if (!code) return text.trim();
+  let start = 0;
+  while (text.charCodeAt(start) === 10) start++;
+  return text.slice(start).trimEnd();
 }

@@ -21,10 +21,11 @@ export const defaultPii: PiiOptions = {
 const EMAIL = /[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b/g;
 
 // All digit-bearing types in one pass; the named group tells which alternative matched. Order matters:
-// RRN (13 digits with a dash) before card and phone; numbers must not be glued to other digits.
+// RRN (13 digits with a dash) before card and phone; numbers must not be glued to other digits. Unseparated card
+// numbers must have a Visa/Mastercard/Amex prefix and length, so long constants in code rarely qualify.
 const NUMBERS = new RegExp([
   String.raw`(?<![\d.-])(?<rrn>\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\s?-\s?[1-8]\d{6})(?![\d-])`,
-  String.raw`(?<![\d.])(?<card>(?:\d{4}[ -]){3}\d{4}|\d{4}[ -]\d{6}[ -]\d{5}|[3-6]\d{12,18})(?![\d-])`,
+  String.raw`(?<![\d.])(?<card>(?:\d{4}[ -]){3}\d{4}|\d{4}[ -]\d{6}[ -]\d{5}|4\d{15}|5[1-5]\d{14}|3[47]\d{13})(?![\d-])`,
   String.raw`(?<![\w.+-])(?<phone>(?:\+82[ -]?(?:0?1[016789]|0?2|0?[3-6][1-5]|0?70)[ .-]?\d{3,4}[ .-]?\d{4}` +
     String.raw`|01[016789][ .-]?\d{3,4}[ .-]?\d{4}|0(?:2|[3-6][1-5]|70|50[1-9]?)[ .)-]\s?\d{3,4}[ .-]\d{4}` +
     String.raw`|\(0(?:2|[3-6][1-5])\)\s?\d{3,4}-\d{4}|\+(?:[1-9]\d{0,2})[ -]\(?\d{1,4}\)?[ -]\d{2,4}[ -]\d{3,4}(?:[ -]\d{2,4})?` +

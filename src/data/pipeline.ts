@@ -28,7 +28,7 @@ import { SafetyFilter } from './safety.js';
 import { dtypeFor, emptySummary, INDEX_FILE, INDEX_FORMAT, ShardWriter, type ShardIndex, type Split, type SplitSummary } from './shards.js';
 import { expandPaths } from './sources.js';
 import { TokenSpool } from './spool.js';
-import { bump, round, StageStats, type StageReport } from './stats.js';
+import { bump, round, sortedCounts, StageStats, type StageReport } from './stats.js';
 import { renderSummary } from './summary.js';
 import { EOS_TOKEN, LANGS, type Doc, type Lang, type TextTokenizer } from './types.js';
 
@@ -51,6 +51,8 @@ export interface BuildStats {
   input: { files: { source: string; file: string; bytes: number }[]; bytes: number; diskBytes: number; records: number };
   stages: Record<string, StageReport>;
   badInput: string[];
+  /** Records read, documents formed, documents kept after filtering and drops by 'stage:reason', per source. */
+  bySource: Record<string, { records: number; documents: number; kept: number; dropped: Record<string, number> }>;
   filtered: Record<string, { documents: number; tokens: number; chars: number }>;
   mix: { totalTokens: number; groups: (MixPlan['groups'][number] & { tokens: number; share: number })[] };
   output: Record<Split, SplitSummary>;
@@ -119,14 +121,16 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
   const sourceNames = cfg.sources.map((s) => s.name);
   const weights = cfg.sources.map((s) => s.weight ?? 1);
   const badInput: string[] = [];
+  const bySource: BuildStats['bySource'] = {};
   const input: BuildStats['input'] = { files: [], bytes: 0, diskBytes: 0, records: 0 };
   const filtered: BuildStats['filtered'] = Object.fromEntries(LANGS.map((l) => [l, { documents: 0, tokens: 0, chars: 0 }]));
   const available = { ko: 0, en: 0, code: 0, other: 0 } as Record<Lang, number>;
   const docs: DocTable = { offset: [], length: [], lang: [], source: [], validation: [] };
   const spool = new TokenSpool(join(dir, 'spool.tmp'), dtype);
 
-  /** Stages 1-6 + tokenize for one document; false when it is dropped. */
-  const processDoc = (doc: Doc, sourceIdx: number): boolean => {
+  const drop = (s: StageStats, reason: string) => { s.drop(reason); return `${s.name}:${reason}`; };
+  /** Stages 1-6 + tokenize for one document; 'stage:reason' when it is dropped. */
+  const processDoc = (doc: Doc, sourceIdx: number): true | string => {
     let t = performance.now();
     const lap = (s: StageStats) => { const now = performance.now(); s.seconds += now - t; t = now; };
     const code = doc.declaredLang === 'code' || isCodePath(doc.meta?.path) || isCodePath(doc.meta?.filename);
@@ -135,7 +139,7 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
     st.normalize.charsIn += doc.text.length;
     let text = normalizeText(doc.text, code, cfg.normalize);
     lap(st.normalize);
-    if (!text) return st.normalize.drop('empty');
+    if (!text) return drop(st.normalize, 'empty');
     st.normalize.kept++;
     st.normalize.charsOut += text.length;
 
@@ -148,13 +152,13 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
     st.quality.in++;
     if (lang !== 'code') {
       const cleaned = quality.stripBoilerplate(text);
-      if (typeof cleaned === 'string') { lap(st.quality); return st.quality.drop(cleaned); }
+      if (typeof cleaned === 'string') { lap(st.quality); return drop(st.quality, cleaned); }
       st.quality.change('boilerplate-lines', cleaned.removed);
       text = cleaned.text;
     }
     const bad = quality.check(text, lang);
     lap(st.quality);
-    if (bad) return st.quality.drop(`${bad}`);
+    if (bad) return drop(st.quality, `${bad}`);
     st.quality.kept++;
 
     st.pii.in++;
@@ -165,21 +169,21 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
     st.safety.in++;
     const unsafe = safety.check(text);
     lap(st.safety);
-    if (unsafe) return st.safety.drop(unsafe);
+    if (unsafe) return drop(st.safety, unsafe);
     st.safety.kept++;
 
     st.dedup.in++;
     const key = exactKey(text);
     const dup = dedup.check(text, key);
     lap(st.dedup);
-    if (dup) return st.dedup.drop(dup);
+    if (dup) return drop(st.dedup, dup);
     st.dedup.kept++;
 
     st.tokenize.in++;
     st.tokenize.charsIn += text.length;
     const ids = tok.encode(text);
     lap(st.tokenize);
-    if (!ids.length) return st.tokenize.drop('no-tokens');
+    if (!ids.length) return drop(st.tokenize, 'no-tokens');
     st.tokenize.kept++;
 
     const langIdx = LANGS.indexOf(lang);
@@ -201,7 +205,8 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
     const sizes = files.map((f) => statSync(f).size);
     files.forEach((file, i) => input.files.push({ source: src.name, file, bytes: sizes[i] }));
     const bar = new Progress(`read ${src.name}`, sizes.reduce((a, b) => a + b, 0) / 1e6, 'MB', opts.progress ?? false);
-    const readIn = st.read.in;
+    const readIn = st.read.in, readKept = st.read.kept;
+    bySource[src.name] = { records: 0, documents: 0, kept: 0, dropped: {} };
     const onBad = opts.skipBad ? (e: BadInputError) => { st.read.drop(e.kind); if (badInput.length < 50) badInput.push(e.message); } : undefined;
     let t = performance.now();
     for await (const doc of sourceDocuments(src, files, st.read, {
@@ -210,11 +215,15 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
       onBytes: (n) => { input.bytes += n; },
     })) {
       st.read.seconds += performance.now() - t;
-      processDoc(doc, sourceIdx);
+      const outcome = processDoc(doc, sourceIdx);
+      if (outcome === true) bySource[src.name].kept++;
+      else bump(bySource[src.name].dropped, outcome);
       t = performance.now();
     }
     st.read.seconds += performance.now() - t;
     input.records += st.read.in - readIn;
+    bySource[src.name].records = st.read.in - readIn;
+    bySource[src.name].documents = st.read.kept - readKept;
     bar.finish(`${st.read.in - readIn} records, ${docs.offset.length} documents kept so far`);
   }
   if (!docs.offset.length) throw new KolmError('no document survived filtering; see the drop reasons with --skip-bad or loosen the config');
@@ -277,9 +286,10 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
       bump(sum.tokensByLang, lang, n);
       bump(sum.documentsByLang, lang);
       bump(sum.tokensBySource, sourceNames[docs.source[i]], n);
-      if ((k & 1023) === 0) bar.tick(k === 0 ? 1 : 1024);
+      if ((k & 1023) === 1023) bar.tick(1024);
     }
     shards.push(...writer.finish());
+    bar.tick(order.length & 1023);
     bar.finish(`${sum.tokens} tokens in ${writer.shards.length} shard(s)`);
   }
   st.pack.seconds = performance.now() - t;
@@ -299,6 +309,7 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
     input,
     stages: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, v.toJSON()])),
     badInput,
+    bySource: Object.fromEntries(Object.entries(bySource).map(([k, v]) => [k, { ...v, dropped: sortedCounts(v.dropped) }])),
     filtered,
     mix: {
       totalTokens: Math.round(plan.totalTokens),

@@ -58,6 +58,10 @@ export class QualityFilter {
   private readonly top: [number, number][];
   private readonly dup: [number, number][];
   private table = new CountTable(1 << 12);
+  // Buffers reused across documents: word hashes, word lengths, n-gram hashes.
+  private words = new Int32Array(1 << 12);
+  private lens = new Uint16Array(1 << 12);
+  private keys = new Int32Array(1 << 12);
 
   constructor(readonly opts: QualityOptions = defaultQuality) {
     this.boilerplate = opts.boilerplate.length ? new RegExp(opts.boilerplate.map((s) => `(?:${s})`).join('|'), 'i') : undefined;
@@ -117,15 +121,19 @@ export class QualityFilter {
     if (lineReason) return lineReason;
 
     // One pass over the words: a hash and a length per word, plus letter/symbol counts.
-    const words = new Uint32Array(text.length / 2 + 2);
-    const lens = new Uint16Array(words.length);
+    if (this.words.length < text.length / 2 + 2) {
+      this.words = new Int32Array(text.length + 2);
+      this.lens = new Uint16Array(text.length + 2);
+      this.keys = new Int32Array(text.length + 2);
+    }
+    const { words, lens } = this;
     let n = 0, wordChars = 0, alphaWords = 0, symbols = 0;
     let h = 0x811c9dc5, len = 0, hasLetter = false;
     for (let i = 0; i <= text.length; i++) {
       const c = i < text.length ? text.charCodeAt(i) : 32;
       if (c === 32 || c === 10 || c === 9) {
         if (len) {
-          words[n] = h >>> 0 || 1;
+          words[n] = h | 0 || 1;
           lens[n++] = len > 65535 ? 65535 : len;
           wordChars += len;
           if (hasLetter) alphaWords++;
@@ -178,21 +186,24 @@ export class QualityFilter {
     return undefined;
   }
 
-  private ngramKeys(words: Uint32Array, n: number, size: number): Uint32Array {
-    const keys = new Uint32Array(n - size + 1);
-    for (let i = 0; i < keys.length; i++) {
+  /** Hash of each word n-gram (nonzero int32), in this.keys; returns how many. */
+  private ngramKeys(words: Int32Array, n: number, size: number): number {
+    const keys = this.keys;
+    const count = n - size + 1;
+    for (let i = 0; i < count; i++) {
       let h = size;
       for (let j = 0; j < size; j++) h = Math.imul(h ^ words[i + j], 0x9e3779b1) ^ (h >>> 15);
-      keys[i] = h >>> 0 || 1;
+      keys[i] = h | 0 || 1;
     }
-    return keys;
+    return count;
   }
 
-  private topNgramShare(words: Uint32Array, lens: Uint16Array, n: number, size: number, total: number): number {
-    const keys = this.ngramKeys(words, n, size);
-    const t = this.tableFor(keys.length);
+  private topNgramShare(words: Int32Array, lens: Uint16Array, n: number, size: number, total: number): number {
+    const count = this.ngramKeys(words, n, size);
+    const keys = this.keys;
+    const t = this.tableFor(count);
     let best = 0, bestAt = 0;
-    for (let i = 0; i < keys.length; i++) {
+    for (let i = 0; i < count; i++) {
       const c = t.add(keys[i]);
       if (c > best) { best = c; bestAt = i; }
     }
@@ -202,13 +213,14 @@ export class QualityFilter {
     return (best * chars) / total;
   }
 
-  private dupNgramShare(words: Uint32Array, lens: Uint16Array, n: number, size: number, total: number): number {
-    const keys = this.ngramKeys(words, n, size);
-    const t = this.tableFor(keys.length);
-    for (let i = 0; i < keys.length; i++) t.add(keys[i]);
+  private dupNgramShare(words: Int32Array, lens: Uint16Array, n: number, size: number, total: number): number {
+    const count = this.ngramKeys(words, n, size);
+    const keys = this.keys;
+    const t = this.tableFor(count);
+    for (let i = 0; i < count; i++) t.add(keys[i]);
     // Characters of every word covered by at least one repeated n-gram, each word counted once.
     let covered = 0, coveredUntil = 0;
-    for (let i = 0; i < keys.length; i++) {
+    for (let i = 0; i < count; i++) {
       if (t.get(keys[i]) < 2) continue;
       for (let j = Math.max(i, coveredUntil); j < i + size; j++) covered += lens[j];
       coveredUntil = i + size;
@@ -223,12 +235,14 @@ export class QualityFilter {
   }
 }
 
-/** Open-addressing count table over nonzero 32-bit keys, reused across documents to avoid allocating Maps. */
+/** Open-addressing count table over nonzero int32 keys, reused across documents to avoid allocating Maps. */
 class CountTable {
   readonly capacity: number;
-  private readonly keys: Uint32Array;
-  private readonly counts: Uint32Array;
+  private readonly keys: Int32Array;
+  private readonly counts: Int32Array;
   private readonly mask: number;
+  /** Multiply-shift hashing: the top bits of key * golden ratio pick the slot. */
+  private readonly shift: number;
   private used: number[] = [];
 
   constructor(min: number) {
@@ -236,19 +250,20 @@ class CountTable {
     while (cap < min) cap *= 2;
     this.capacity = cap;
     this.mask = cap - 1;
-    this.keys = new Uint32Array(cap);
-    this.counts = new Uint32Array(cap);
+    this.shift = 32 - Math.log2(cap);
+    this.keys = new Int32Array(cap);
+    this.counts = new Int32Array(cap);
   }
 
   add(key: number): number {
-    let i = Math.imul(key, 0x9e3779b1) >>> 0 & this.mask;
+    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
     while (this.keys[i] !== 0 && this.keys[i] !== key) i = (i + 1) & this.mask;
     if (this.keys[i] === 0) { this.keys[i] = key; this.used.push(i); }
     return ++this.counts[i];
   }
 
   get(key: number): number {
-    let i = Math.imul(key, 0x9e3779b1) >>> 0 & this.mask;
+    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
     while (this.keys[i] !== 0) {
       if (this.keys[i] === key) return this.counts[i];
       i = (i + 1) & this.mask;

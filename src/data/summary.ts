@@ -19,6 +19,11 @@ export function renderSummary(stats: BuildStats, index: ShardIndex): string {
   }
   if (stats.badInput.length) out.push('', `Bad input skipped (first ${stats.badInput.length}):`, '', ...stats.badInput.map((m) => `- ${m}`));
 
+  out.push('', '## Sources', '', '| source | records | documents | kept | dropped (stage:reason count) |', '|---|---:|---:|---:|---|');
+  for (const [name, s] of Object.entries(stats.bySource)) {
+    out.push(`| ${name} | ${num(s.records)} | ${num(s.documents)} | ${num(s.kept)} | ${counts(s.dropped)} |`);
+  }
+
   out.push('', '## After filtering (before mixing)', '', '| language | documents | tokens | characters |', '|---|---:|---:|---:|');
   for (const [lang, f] of Object.entries(stats.filtered)) out.push(`| ${lang} | ${num(f.documents)} | ${num(f.tokens)} | ${num(f.chars)} |`);
 
