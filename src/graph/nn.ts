@@ -114,3 +114,34 @@ export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = -100
   const valid = g.where(ignored, 0, 1);
   return picked.mul(valid).sum().neg().div(valid.sum().maximum(1));
 }
+
+/**
+ * Attention of new queries over cached keys/values plus the new tokens' own, without concatenating the cache:
+ * the softmax is assembled from the two score blocks (shared max, summed denominators), so a decode step reads the
+ * cache in place instead of copying it. q: [B, Hq, T, D]; past: [B, Hkv, C, D]; new: [B, Hkv, T, D];
+ * masks are additive, maskPast [B, 1, T, C] and maskNew [B, 1, T, T].
+ */
+export function cachedAttention(
+  q: Tensor,
+  past: { key: Tensor; value: Tensor },
+  fresh: { key: Tensor; value: Tensor },
+  maskPast: Tensor,
+  maskNew: Tensor,
+  scale: number,
+): Tensor {
+  const [b, hq, t, d] = q.shape;
+  const hkv = fresh.key.shape[1];
+  if (typeof hq !== 'number' || typeof hkv !== 'number' || hq % hkv !== 0 || typeof d !== 'number') {
+    throw new GraphError(`cachedAttention: static head counts (${hq} a multiple of ${hkv}) and head_dim needed`);
+  }
+  const qg = q.reshape([b!, hkv, hq / hkv, t!, d]);
+  const scores = (k: Tensor, mask: Tensor) => qg.matmul(k.unsqueeze(2), { transB: true }).mul(scale).add(mask.unsqueeze(2));
+  const sPast = scores(past.key, maskPast); // [B, Hkv, G, T, C]
+  const sNew = scores(fresh.key, maskNew); // [B, Hkv, G, T, T]
+  const max = sPast.amax(-1, true).maximum(sNew.amax(-1, true));
+  const ePast = sPast.sub(max).exp();
+  const eNew = sNew.sub(max).exp();
+  const denominator = ePast.sum(-1, true).add(eNew.sum(-1, true));
+  const out = ePast.matmul(past.value.unsqueeze(2)).add(eNew.matmul(fresh.value.unsqueeze(2))).div(denominator);
+  return out.reshape([b!, hq, t!, d]);
+}

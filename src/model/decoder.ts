@@ -2,7 +2,7 @@
  * The decoder forward pass as one graph, nanoGPT-style: embeddings → N × (attention, SwiGLU) blocks → norm → logits.
  * Pre-RMSNorm Llama by default; HyperCLOVAX adds Peri-LN (`use_post_norm`) and the μP multipliers.
  */
-import { attention, linear, rmsNorm, rotary, swiglu } from '../graph/nn.js';
+import { attention, cachedAttention, linear, rmsNorm, rotary, swiglu } from '../graph/nn.js';
 import type { Tensor } from '../graph/tensor.js';
 import { multipliers, type ModelConfig } from './config.js';
 
@@ -16,20 +16,24 @@ export interface DecoderInputs {
   sin: Tensor;
   /** Additive attention mask broadcastable to [B, H, T, S]; default: causal over T. */
   mask?: Tensor;
-  /** Per layer cached keys/values [B, Hkv, P, D] to attend to before the new tokens (decode). */
-  past?: { key: Tensor; value: Tensor }[];
+  /**
+   * KV cache (decode): per layer keys/values [B, Hkv, C, D] of earlier positions, with additive masks over them
+   * (maskPast [B, 1, T, C]) and over the new tokens (maskNew [B, 1, T, T]); `mask` is then ignored.
+   */
+  cache?: { past: { key: Tensor; value: Tensor }[]; maskPast: Tensor; maskNew: Tensor };
+  /** Compute logits for the last position only ([B, 1, V]), as generation needs. */
+  lastOnly?: boolean;
 }
 
 export interface DecoderOutputs {
   logits: Tensor;
   hidden: Tensor;
-  /** Per layer keys/values including the new tokens, [B, Hkv, P + T, D]. */
+  /** Per layer keys/values of this call's T tokens, [B, Hkv, T, D], to append to a cache. */
   present: { key: Tensor; value: Tensor }[];
 }
 
 export function decoderForward(c: ModelConfig, inputs: DecoderInputs): DecoderOutputs {
   const { inputIds, weights: w, cos, sin } = inputs;
-  const g = inputIds.graph;
   const [batch, T] = inputIds.shape;
   const d = c.head_dim;
   const m = multipliers(c);
@@ -49,15 +53,14 @@ export function decoderForward(c: ModelConfig, inputs: DecoderInputs): DecoderOu
     const p = `model.layers.${l}`;
     const h = rmsNorm(x, param(`${p}.input_layernorm.weight`), eps);
     const q = rotary(heads(linear(h, param(`${p}.self_attn.q_proj.weight`)), c.num_attention_heads), cos, sin);
-    let k = rotary(heads(linear(h, param(`${p}.self_attn.k_proj.weight`)), c.num_key_value_heads), cos, sin);
-    let v = heads(linear(h, param(`${p}.self_attn.v_proj.weight`)), c.num_key_value_heads);
-    const past = inputs.past?.[l];
-    if (past) {
-      k = g.concat([past.key, k], 2);
-      v = g.concat([past.value, v], 2);
-    }
+    const k = rotary(heads(linear(h, param(`${p}.self_attn.k_proj.weight`)), c.num_key_value_heads), cos, sin);
+    const v = heads(linear(h, param(`${p}.self_attn.v_proj.weight`)), c.num_key_value_heads);
     present.push({ key: k, value: v });
-    const attended = attention(q, k, v, { scale: m.attention, causal: !inputs.mask, mask: inputs.mask })
+    const cache = inputs.cache;
+    const attn = cache
+      ? cachedAttention(q, cache.past[l]!, { key: k, value: v }, cache.maskPast, cache.maskNew, m.attention)
+      : attention(q, k, v, { scale: m.attention, causal: !inputs.mask, mask: inputs.mask });
+    const attended = attn
       .transpose([0, 2, 1, 3])
       .reshape([batch!, T!, c.num_attention_heads * d]);
     let a = linear(attended, param(`${p}.self_attn.o_proj.weight`));
@@ -68,7 +71,8 @@ export function decoderForward(c: ModelConfig, inputs: DecoderInputs): DecoderOu
     if (c.use_post_norm) f = rmsNorm(f, param(`${p}.post_norm2.weight`), eps);
     x = residualAdd(x, f);
   }
-  const hidden = rmsNorm(x, param('model.norm.weight'), eps);
+  let hidden = rmsNorm(x, param('model.norm.weight'), eps);
+  if (inputs.lastOnly) hidden = hidden.slice(1, -1, Infinity);
   let logits = linear(hidden, param(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'));
   if (m.logits !== 1) logits = logits.mul(m.logits);
   return { logits, hidden, present };

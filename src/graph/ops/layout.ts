@@ -28,13 +28,23 @@ defineOp({
   grad: (node, g) => [g.reshape(node.inputs[0]!.shape)],
   onnx: (b, node, [x], out) => {
     const from = node.inputs[0]!.shape;
-    // ONNX Reshape copies a dim given as 0 from the input: that is how symbolic dims stay symbolic.
-    const target = node.shape.map((d, i) => {
-      if (typeof d === 'number') return d;
-      if (from[i] === d) return 0;
-      throw new Error(`reshape to ${formatShape(node.shape)}: symbolic dim '${d}' must stay at axis ${i} for ONNX export`);
+    // ONNX Reshape copies a dim given as 0 from the same input axis: symbolic dims that stay put cost nothing.
+    if (node.shape.every((d, i) => typeof d === 'number' || from[i] === d)) {
+      b.node('Reshape', [x!, b.int64s(node.shape.map((d) => (typeof d === 'number' ? d : 0)))], [out]);
+      return;
+    }
+    // Symbolic dims that move: assemble the target shape at run time from the input's shape.
+    const shape = b.tmp('shape');
+    b.node('Shape', [x!], [shape]);
+    const pieces = node.shape.map((d) => {
+      if (typeof d === 'number') return b.int64s([d]);
+      const piece = b.tmp('dim');
+      b.node('Gather', [shape, b.int64s([from.indexOf(d)])], [piece], { axis: 0 });
+      return piece;
     });
-    b.node('Reshape', [x!, b.int64s(target)], [out]);
+    const target = b.tmp('target');
+    b.node('Concat', pieces, [target], { axis: 0 });
+    b.node('Reshape', [x!, target], [out]);
   },
 });
 
@@ -92,8 +102,15 @@ defineOp({
 
 function sliceBounds(node: { attrs: Record<string, unknown> }, shape: readonly Dim[]): { axis: number; start: number; end: number } {
   const axis = normalizeAxis(node.attrs['axis'] as number, shape.length);
-  const dim = shape[axis]!;
-  if (typeof dim !== 'number') throw new Error(`slicing symbolic axis '${dim}' is not supported`);
+  let dim = shape[axis]!;
+  if (typeof dim !== 'number') {
+    // A symbolic axis can still be sliced from the end: the last k elements have a static size.
+    const start = node.attrs['start'] as number;
+    if (!(start < 0 && (node.attrs['end'] as number) >= Number.MAX_SAFE_INTEGER)) {
+      throw new Error(`slicing symbolic axis '${dim}' is only supported as slice(axis, -k, Infinity)`);
+    }
+    dim = -start;
+  }
   const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
   const start = clamp(node.attrs['start'] as number);
   const end = Math.max(clamp(node.attrs['end'] as number), start);
@@ -125,7 +142,9 @@ defineOp({
     return [g.graph.apply('pad', [g], { axis, before: start, after: (x.shape[axis] as number) - end })];
   },
   onnx: (b, node, [x], out) => {
-    const { axis, start, end } = sliceBounds(node, node.inputs[0]!.shape);
+    const shape = node.inputs[0]!.shape;
+    const axis = normalizeAxis(node.attrs['axis'] as number, shape.length);
+    const { start, end } = typeof shape[axis] === 'number' ? sliceBounds(node, shape) : { start: node.attrs['start'] as number, end: Number.MAX_SAFE_INTEGER };
     b.node('Slice', [x!, b.int64s([start]), b.int64s([end]), b.int64s([axis])], [out]);
   },
 });
