@@ -21,24 +21,28 @@ export async function readExact(fd: FileHandle, buf: Uint8Array, position: numbe
 }
 
 /**
- * Read `count` elements of `elemBytes` bytes each from `position` and decode them into `out` chunk by chunk, so a
- * tensor of any size needs only its float32 output plus one chunk of scratch.
+ * Read `out.length / blockElems` blocks of `blockBytes` bytes each from `position` and decode them into `out` chunk by
+ * chunk, so a tensor of any size needs only its float32 output plus one chunk of scratch. Plain dtypes are blocks of
+ * one element; quantized types (GGUF Q8_0: 32 values in 34 bytes) pass their block geometry.
  */
 export async function readDecoded(
   fd: FileHandle,
   file: string,
   position: number,
   out: Float32Array,
-  elemBytes: number,
+  blockBytes: number,
   decode: (bytes: Uint8Array, out: Float32Array) => void,
+  blockElems = 1,
+  chunkBytes = CHUNK_BYTES,
 ): Promise<void> {
-  const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / elemBytes));
-  const scratch = new Uint8Array(Math.min(out.length, perChunk) * elemBytes);
-  for (let i = 0; i < out.length; i += perChunk) {
-    const n = Math.min(perChunk, out.length - i);
-    const bytes = scratch.subarray(0, n * elemBytes);
-    await readExact(fd, bytes, position + i * elemBytes, file);
-    decode(bytes, out.subarray(i, i + n));
+  const blocks = out.length / blockElems;
+  const perChunk = Math.max(1, Math.floor(chunkBytes / blockBytes));
+  const scratch = new Uint8Array(Math.min(blocks, perChunk) * blockBytes);
+  for (let b = 0; b < blocks; b += perChunk) {
+    const n = Math.min(perChunk, blocks - b);
+    const bytes = scratch.subarray(0, n * blockBytes);
+    await readExact(fd, bytes, position + b * blockBytes, file);
+    decode(bytes, out.subarray(b * blockElems, (b + n) * blockElems));
   }
 }
 
