@@ -33,7 +33,13 @@ defineOp({
       b.node('Reshape', [x!, b.int64s(node.shape.map((d) => (typeof d === 'number' ? d : 0)))], [out]);
       return;
     }
-    // Symbolic dims that move: assemble the target shape at run time from the input's shape.
+    // One symbolic dim that moves can be left for ONNX to infer (-1) while the others are copied (0).
+    const moved = node.shape.filter((d, i) => typeof d !== 'number' && from[i] !== d);
+    if (moved.length === 1) {
+      b.node('Reshape', [x!, b.int64s(node.shape.map((d, i) => (typeof d === 'number' ? d : from[i] === d ? 0 : -1)))], [out]);
+      return;
+    }
+    // Several symbolic dims move: assemble the target shape at run time from the input's shape.
     const shape = b.tmp('shape');
     b.node('Shape', [x!], [shape]);
     const pieces = node.shape.map((d) => {
