@@ -1,7 +1,7 @@
 /** `kolm data build | inspect`: build a tokenized corpus from a config, or look inside a built one. */
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { KolmError } from '../util/errors.js';
 import { buildCorpus, loadConfig, loadTokenizer, readIndex, bytesPer, BadInputError, TokenLoader } from '../data/index.js';
@@ -37,6 +37,7 @@ async function build(argv: string[]): Promise<void> {
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new KolmError(`--seed must be an integer, got '${values.seed}'`);
   const config = loadConfig(values.config);
+  if (existsSync(values.out) && !values.force) throw new KolmError(`${values.out} already exists (use --force to replace it)`);
   const tokenizer = await loadTokenizer(values.tokenizer ?? config.tokenizer);
   try {
     const { stats, outDir } = await buildCorpus({

@@ -217,11 +217,10 @@ export class QualityFilter {
     const count = this.ngramKeys(words, n, size);
     const keys = this.keys;
     const t = this.tableFor(count);
-    for (let i = 0; i < count; i++) t.add(keys[i]);
-    // Characters of every word covered by at least one repeated n-gram, each word counted once.
+    // Characters of words covered by a repeat (second or later occurrence) of an n-gram, each word counted once.
     let covered = 0, coveredUntil = 0;
     for (let i = 0; i < count; i++) {
-      if (t.get(keys[i]) < 2) continue;
+      if (t.add(keys[i]) < 2) continue;
       for (let j = Math.max(i, coveredUntil); j < i + size; j++) covered += lens[j];
       coveredUntil = i + size;
     }
