@@ -46,6 +46,18 @@ export async function readDecoded(
   }
 }
 
+/**
+ * Allocate the float32 output of a tensor. Validation has already tied the element count to bytes present in the
+ * file, so this only fails for tensors beyond what a typed array can hold — reported as such, not as a RangeError.
+ */
+export function allocFloat32(numel: number, what: string): Float32Array {
+  try {
+    return new Float32Array(numel);
+  } catch {
+    throw new KolmError(`${what}: ${numel} elements do not fit in one Float32Array`);
+  }
+}
+
 /** Sequential writer over a file handle that counts the bytes it has written. */
 export class Sink {
   offset = 0;
@@ -55,6 +67,7 @@ export class Sink {
     for (let done = 0; done < bytes.length; ) {
       const n = Math.min(CHUNK_BYTES, bytes.length - done);
       const { bytesWritten } = await this.fd.write(bytes, done, n, this.offset);
+      if (bytesWritten === 0) throw new Error('write made no progress'); // never loop forever on a stuck device
       done += bytesWritten;
       this.offset += bytesWritten;
     }

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { KolmError } from '../util/errors.js';
 import { decodeBF16, decodeF16, decodeF32, encodeF16, f32Bytes } from './half.js';
-import { CHUNK_BYTES, readDecoded, readExact, writeStreamAtomic, type Sink } from './fileio.js';
+import { CHUNK_BYTES, allocFloat32, readDecoded, readExact, writeStreamAtomic, type Sink } from './fileio.js';
 
 /** Dtypes kolm decodes (always to float32 in memory). */
 export type StDType = 'F32' | 'F16' | 'BF16';
@@ -214,7 +214,7 @@ export async function readSafetensors(
     for (const name of names) {
       const { dtype, shape, dataOffsets } = header.tensors[name]!;
       const size = DTYPE_BYTES[dtype]!;
-      const data = new Float32Array((dataOffsets[1] - dataOffsets[0]) / size);
+      const data = allocFloat32((dataOffsets[1] - dataOffsets[0]) / size, `${path}: tensor "${name}"`);
       await readDecoded(fd, path, header.dataStart + dataOffsets[0], data, size, DECODERS[dtype as StDType]);
       setOwn(tensors, name, { shape: [...shape], data });
     }

@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { KolmError } from '../../util/errors.js';
 import { decodeBF16, decodeF16, decodeF32 } from '../half.js';
-import { readDecoded, readExact } from '../fileio.js';
+import { allocFloat32, readDecoded, readExact } from '../fileio.js';
 import { QK8_0, Q8_0_BLOCK_BYTES, dequantizeQ8_0 } from './quant.js';
 import {
   GGML_TYPES_BY_ID,
@@ -304,7 +304,7 @@ export async function readGguf(path: string, opts: { maxHeaderBytes?: number } =
       if (!info) throw new KolmError(`${path}: no tensor named "${name}"`);
       const codec = DECODE[info.type];
       if (!codec) throw new KolmError(`${path}: tensor "${name}" has type ${info.type}; kolm dequantizes F32, F16, BF16 and Q8_0`);
-      const out = new Float32Array(info.numel);
+      const out = allocFloat32(info.numel, `${path}: tensor "${name}"`);
       const f = await open(path);
       try {
         await readDecoded(f, path, info.offset, out, codec.blockBytes, codec.decode, codec.blockElems);
