@@ -9,7 +9,9 @@ import { formatShape } from './shape.js';
 
 /** x / sqrt(mean(x², last axis) + eps) * weight. */
 export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
-  return x.mul(x.square().mean(-1, true).add(eps).rsqrt()).mul(weight);
+  // Written as ORT's SimplifiedLayerNormFusion expects (Pow → ReduceMean → Add → Sqrt → Div → Mul), so inference
+  // graphs run it as one fused kernel; training graphs keep the primitives their gradients need.
+  return x.div(x.pow(2).mean(-1, true).add(eps).sqrt()).mul(weight);
 }
 
 /** y = x Wᵀ for an HF-layout weight W of shape [out, in]. */
