@@ -168,14 +168,31 @@ export class Deduplicator {
     // a bijection for odd a_p. Signed int32 arithmetic keeps V8 on small integers; the order is still a permutation.
     const sig = this.sig;
     if (!count) return sig.subarray(0, 0);
-    for (let p = 0; p < sig.length; p++) {
-      const a = this.permA[p], b = this.permB[p];
-      let min = 0x7fffffff;
+    const A = this.permA, B = this.permB;
+    let p = 0;
+    // Four permutations per pass over the shingles: independent min chains run in parallel on the CPU (≈2× faster).
+    for (; p + 4 <= sig.length; p += 4) {
+      const a0 = A[p], a1 = A[p + 1], a2 = A[p + 2], a3 = A[p + 3];
+      const b0 = B[p], b1 = B[p + 1], b2 = B[p + 2], b3 = B[p + 3];
+      let m0 = 0x7fffffff, m1 = m0, m2 = m0, m3 = m0;
       for (let i = 0; i < count; i++) {
-        const v = (Math.imul(a, sh[i]) + b) | 0;
-        if (v < min) min = v;
+        const x = sh[i];
+        const v0 = (Math.imul(a0, x) + b0) | 0, v1 = (Math.imul(a1, x) + b1) | 0;
+        const v2 = (Math.imul(a2, x) + b2) | 0, v3 = (Math.imul(a3, x) + b3) | 0;
+        if (v0 < m0) m0 = v0;
+        if (v1 < m1) m1 = v1;
+        if (v2 < m2) m2 = v2;
+        if (v3 < m3) m3 = v3;
       }
-      sig[p] = min;
+      sig[p] = m0; sig[p + 1] = m1; sig[p + 2] = m2; sig[p + 3] = m3;
+    }
+    for (; p < sig.length; p++) {
+      let m = 0x7fffffff;
+      for (let i = 0; i < count; i++) {
+        const v = (Math.imul(A[p], sh[i]) + B[p]) | 0;
+        if (v < m) m = v;
+      }
+      sig[p] = m;
     }
     return sig;
   }

@@ -18,7 +18,9 @@ export const defaultPii: PiiOptions = {
   keepReservedIps: true,
 };
 
-const EMAIL = /[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b/g;
+// Matched outwards from each '@' (see scrubEmails): a regex that starts anywhere backtracks over every word.
+const EMAIL_LOCAL = /[A-Za-z0-9._%+-]/;
+const EMAIL_DOMAIN = /[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b/y;
 
 // All digit-bearing types in one pass; the named group tells which alternative matched. Order matters:
 // RRN (13 digits with a dash) before card and phone; numbers must not be glued to other digits. Unseparated card
@@ -53,6 +55,24 @@ export function isReservedIpv4(ip: string): boolean {
     (a === 198 && (b === 18 || b === 19)) || (a === 255);
 }
 
+function scrubEmails(text: string, placeholder: string, counts: Record<string, number>): string {
+  let out = '';
+  let done = 0;
+  for (let at = text.indexOf('@'); at !== -1; at = text.indexOf('@', at + 1)) {
+    let start = at;
+    while (start > done && at - start < 64 && EMAIL_LOCAL.test(text[start - 1])) start--;
+    while (start < at && !/[A-Za-z0-9]/.test(text[start])) start++;
+    if (start === at) continue;
+    EMAIL_DOMAIN.lastIndex = at + 1;
+    if (!EMAIL_DOMAIN.test(text)) continue;
+    out += text.slice(done, start) + placeholder;
+    done = EMAIL_DOMAIN.lastIndex;
+    at = done - 1;
+    counts.email = (counts.email ?? 0) + 1;
+  }
+  return done ? out + text.slice(done) : text;
+}
+
 export class PiiScrubber {
   private readonly on: Set<PiiType>;
   constructor(readonly opts: PiiOptions = defaultPii) {
@@ -62,9 +82,7 @@ export class PiiScrubber {
   /** Returns the scrubbed text and adds replacement counts per type to `counts`. */
   scrub(text: string, counts: Record<string, number>): string {
     const p = this.opts.placeholders;
-    if (this.on.has('email') && text.includes('@')) {
-      text = text.replace(EMAIL, () => { counts.email = (counts.email ?? 0) + 1; return p.email; });
-    }
+    if (this.on.has('email') && text.includes('@')) text = scrubEmails(text, p.email, counts);
     if (!/\d[\d .)-]{5}/.test(text)) return text;
     return text.replace(NUMBERS, (m, ...args) => {
       const g = args[args.length - 1] as Record<string, string | undefined>;

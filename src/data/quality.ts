@@ -55,8 +55,8 @@ export const defaultQuality: QualityOptions = {
 
 export class QualityFilter {
   private readonly boilerplate: RegExp | undefined;
-  private readonly top: [number, number][];
-  private readonly dup: [number, number][];
+  /** Largest n of the n-gram checks. */
+  private readonly maxN: number;
   private table = new CountTable(1 << 12);
   // Buffers reused across documents: word hashes, word lengths, n-gram hashes.
   private words = new Int32Array(1 << 12);
@@ -65,13 +65,13 @@ export class QualityFilter {
 
   constructor(readonly opts: QualityOptions = defaultQuality) {
     this.boilerplate = opts.boilerplate.length ? new RegExp(opts.boilerplate.map((s) => `(?:${s})`).join('|'), 'i') : undefined;
-    this.top = Object.entries(opts.maxTopNgramRatio).map(([n, r]) => [Number(n), r]);
-    this.dup = Object.entries(opts.maxDupNgramRatio).map(([n, r]) => [Number(n), r]);
+    this.maxN = Math.max(1, ...Object.keys(opts.maxTopNgramRatio).map(Number), ...Object.keys(opts.maxDupNgramRatio).map(Number));
   }
 
   /** Remove boilerplate lines from prose; returns the cleaned text, the number of lines removed, or a drop reason. */
   stripBoilerplate(text: string): { text: string; removed: number } | string {
-    if (!this.boilerplate) return { text, removed: 0 };
+    // One scan of the whole text first: most documents have no boilerplate line at all.
+    if (!this.boilerplate || !this.boilerplate.test(text)) return { text, removed: 0 };
     const lines = text.split('\n');
     let nonBlank = 0;
     const kept: string[] = [];
@@ -152,11 +152,16 @@ export class QualityFilter {
     if (mean > o.maxMeanWordLength) return 'long-words';
     if (symbols / n > o.maxSymbolRatio) return 'symbol-ratio';
     if (alphaWords / n < o.minAlphaWordRatio) return 'few-alpha-words';
-    for (const [size, max] of this.top) {
-      if (n >= size && this.topNgramShare(words, lens, n, size, wordChars) > max) return `top-${size}gram`;
-    }
-    for (const [size, max] of this.dup) {
-      if (n >= size && this.dupNgramShare(words, lens, n, size, wordChars) > max) return `dup-${size}gram`;
+    // n-gram hashes for n = 1, 2, ... built in place, each from the previous size's hashes plus one word.
+    const keys = this.keys;
+    keys.set(words.subarray(0, n));
+    for (let size = 2; size <= this.maxN && size <= n; size++) {
+      const count = n - size + 1;
+      for (let i = 0; i < count; i++) keys[i] = (Math.imul(keys[i] ^ words[i + size - 1], 0x9e3779b1) ^ (keys[i] >>> 15)) | 0 || 1;
+      const top = this.opts.maxTopNgramRatio[size];
+      if (top !== undefined && this.topNgramShare(lens, count, size, wordChars) > top) return `top-${size}gram`;
+      const dup = this.opts.maxDupNgramRatio[size];
+      if (dup !== undefined && this.dupNgramShare(lens, count, size, wordChars) > dup) return `dup-${size}gram`;
     }
     return undefined;
   }
@@ -186,20 +191,8 @@ export class QualityFilter {
     return undefined;
   }
 
-  /** Hash of each word n-gram (nonzero int32), in this.keys; returns how many. */
-  private ngramKeys(words: Int32Array, n: number, size: number): number {
-    const keys = this.keys;
-    const count = n - size + 1;
-    for (let i = 0; i < count; i++) {
-      let h = size;
-      for (let j = 0; j < size; j++) h = Math.imul(h ^ words[i + j], 0x9e3779b1) ^ (h >>> 15);
-      keys[i] = h | 0 || 1;
-    }
-    return count;
-  }
-
-  private topNgramShare(words: Int32Array, lens: Uint16Array, n: number, size: number, total: number): number {
-    const count = this.ngramKeys(words, n, size);
+  /** Share of characters in the most frequent n-gram (this.keys holds the `count` n-gram hashes). */
+  private topNgramShare(lens: Uint16Array, count: number, size: number, total: number): number {
     const keys = this.keys;
     const t = this.tableFor(count);
     let best = 0, bestAt = 0;
@@ -213,11 +206,10 @@ export class QualityFilter {
     return (best * chars) / total;
   }
 
-  private dupNgramShare(words: Int32Array, lens: Uint16Array, n: number, size: number, total: number): number {
-    const count = this.ngramKeys(words, n, size);
+  /** Share of characters covered by repeats (second or later occurrences) of n-grams, each word counted once. */
+  private dupNgramShare(lens: Uint16Array, count: number, size: number, total: number): number {
     const keys = this.keys;
     const t = this.tableFor(count);
-    // Characters of words covered by a repeat (second or later occurrence) of an n-gram, each word counted once.
     let covered = 0, coveredUntil = 0;
     for (let i = 0; i < count; i++) {
       if (t.add(keys[i]) < 2) continue;
