@@ -119,4 +119,28 @@ test('kolm data build and inspect from the command line', async () => {
   await assert.rejects(cli(['build', '--config', join(root, 'typo.json'), '--out', join(root, 'x')]), /unknown key "qualty"/);
   await assert.rejects(cli(['inspect', join(root, 'nothing')]), /cannot read shard index/);
   await assert.rejects(cli(['build', '--config', cfg, '--out', join(root, 'a')]), /already exists/);
+
+  const tokDir = join(root, 'tokenizer');
+  await (await fixtureTokenizer()).save(tokDir);
+  const printed = await captured(async () => {
+    await cli(['build', '--config', cfg, '--out', join(root, 'cli'), '--tokenizer', tokDir, '--quiet']);
+    await cli(['inspect', join(root, 'cli'), '--verify', '--show', '1', '--tokenizer', tokDir]);
+  });
+  assert.match(printed, /\d+ training documents, \d+ tokens \((ko|en|code) \d+, /);
+  assert.match(printed, /train-00000\.bin: train, \d+ tokens, \d+ documents ok/);
+  assert.match(printed, /--- window 0\n/);
+  // The CLI build equals the library build with the same seed.
+  assert.ok(readFileSync(join(root, 'cli', 'train-00000.bin')).equals(readFileSync(join(root, 'a', 'train-00000.bin'))));
 });
+
+async function captured(fn: () => Promise<void>): Promise<string> {
+  const log = console.log;
+  const lines: string[] = [];
+  console.log = (...args: unknown[]) => void lines.push(args.join(' '));
+  try {
+    await fn();
+  } finally {
+    console.log = log;
+  }
+  return lines.join('\n');
+}

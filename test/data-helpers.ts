@@ -1,21 +1,22 @@
 /** Shared by the data tests: fixture paths and a tokenizer for stage 8. */
 import { join } from 'node:path';
-import type { TextTokenizer } from '../src/data/types.js';
+import { readRecords } from '../src/data/sources.js';
+import { trainTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'data');
 
-const SPECIAL = ['<|endoftext|>', '<|pad|>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>'];
+let trained: Promise<Tokenizer> | undefined;
 
-/** Placeholder until the kolm tokenizer lands: UTF-8 bytes plus the special tokens. */
-export async function fixtureTokenizer(): Promise<TextTokenizer> {
-  const enc = new TextEncoder(), dec = new TextDecoder();
-  return {
-    vocabSize: 256 + SPECIAL.length,
-    hash: 'bytes',
-    encode: (t: string) => Array.from(enc.encode(t)),
-    decode: (ids: ArrayLike<number>) => dec.decode(Uint8Array.from(Array.from(ids).filter((i) => i < 256))),
-    tokenId: (t: string) => (SPECIAL.includes(t) ? 256 + SPECIAL.indexOf(t) : undefined),
-  };
+/** A small kolm tokenizer trained on the fixture texts themselves (once per test process). */
+export function fixtureTokenizer(): Promise<Tokenizer> {
+  trained ??= (async () => {
+    const texts: string[] = [];
+    for (const [file, field] of [['ko.jsonl', 'text'], ['reviews.jsonl', 'review'], ['en.jsonl.gz', 'text'], ['code.jsonl', 'text']]) {
+      for await (const r of readRecords(join(FIXTURES, file), { fields: [field] })) texts.push(r.values[0]);
+    }
+    return trainTokenizer({ texts, vocabSize: 1024, morpheme: false, progress: false });
+  })();
+  return trained;
 }
 
 /** A config over every fixture source (paths relative to FIXTURES). */
