@@ -1,0 +1,61 @@
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline/promises';
+import { loadModel } from '../infer/model.js';
+import type { ChatMessage } from '../tokenizer/chat-template.js';
+import { SAMPLING_FLAGS, SAMPLING_USAGE, samplingOptions } from './generate.js';
+
+const USAGE = `usage: kolm chat --model DIR [--system TEXT]\n${SAMPLING_USAGE}
+In the chat: /reset clears the history, /exit (or Ctrl-D) leaves; Ctrl-C stops the answer being written.`;
+
+/** A terminal chat: streaming answers, history, /reset, and Ctrl-C that interrupts an answer, not the REPL. */
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...SAMPLING_FLAGS, model: { type: 'string' }, system: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help || !values.model) {
+    console.log(USAGE);
+    if (!values.help) process.exitCode = 1;
+    return;
+  }
+  const model = await loadModel(values.model, { threads: values.threads ? Number(values.threads) : undefined });
+  const opts = samplingOptions({ 'max-new-tokens': '512', ...values });
+  const fresh = (): ChatMessage[] => (values.system ? [{ role: 'system', content: values.system }] : []);
+  let history = fresh();
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: Boolean(process.stdin.isTTY) });
+  let answering: AbortController | undefined;
+  rl.on('SIGINT', () => {
+    if (answering) answering.abort();
+    else rl.close();
+  });
+  console.log(`kolm chat — ${values.model} (${model.config.model_type}, ${model.config.num_hidden_layers} layers). /reset, /exit, Ctrl-C stops an answer.`);
+  try {
+    while (true) {
+      let line: string;
+      try {
+        line = (await rl.question('> ')).trim();
+      } catch {
+        break; // input closed (Ctrl-D) or interrupted at the prompt
+      }
+      if (line === '/exit' || line === '/quit') break;
+      if (line === '/reset') {
+        history = fresh();
+        console.log('(history cleared)');
+        continue;
+      }
+      if (!line) continue;
+      history.push({ role: 'user', content: line });
+      answering = new AbortController();
+      let answer = '';
+      try {
+        for await (const delta of model.streamChat(history, { ...opts, signal: answering.signal })) {
+          answer += delta;
+          process.stdout.write(delta);
+        }
+      } finally {
+        process.stdout.write(answering.signal.aborted ? ' [stopped]\n' : '\n');
+        answering = undefined;
+      }
+      history.push({ role: 'assistant', content: answer });
+    }
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,70 @@
+import { parseArgs } from 'node:util';
+import { loadModel } from '../infer/model.js';
+import type { TextGenerateOptions } from '../infer/model.js';
+import { KolmError } from '../util/errors.js';
+
+export const SAMPLING_FLAGS = {
+  'max-new-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  'presence-penalty': { type: 'string' },
+  'frequency-penalty': { type: 'string' },
+  seed: { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  truncate: { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+export const SAMPLING_USAGE = `  --max-new-tokens N (128)  --temperature T (0 = greedy)  --top-k K  --top-p P  --min-p P
+  --repetition-penalty R  --presence-penalty P  --frequency-penalty F  --seed S
+  --stop TEXT (repeatable)  --truncate error|left  --threads N`;
+
+export function samplingOptions(v: Record<string, unknown>): TextGenerateOptions {
+  const num = (k: string): number | undefined => {
+    if (v[k] === undefined) return undefined;
+    const n = Number(v[k]);
+    if (!Number.isFinite(n)) throw new KolmError(`--${k} must be a number, got '${v[k]}'`);
+    return n;
+  };
+  const truncate = v['truncate'] ?? 'error';
+  if (truncate !== 'error' && truncate !== 'left') throw new KolmError(`--truncate must be error or left, got '${truncate}'`);
+  return {
+    maxNewTokens: num('max-new-tokens') ?? 128,
+    temperature: num('temperature'),
+    topK: num('top-k'),
+    topP: num('top-p'),
+    minP: num('min-p'),
+    repetitionPenalty: num('repetition-penalty'),
+    presencePenalty: num('presence-penalty'),
+    frequencyPenalty: num('frequency-penalty'),
+    seed: num('seed'),
+    stop: v['stop'] as string[] | undefined,
+    truncate,
+  };
+}
+
+const USAGE = `usage: kolm generate --model DIR --prompt TEXT [--json] [--chat]\n${SAMPLING_USAGE}
+  --chat   wrap the prompt as one user turn with the model's chat template`;
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...SAMPLING_FLAGS, model: { type: 'string' }, prompt: { type: 'string' }, json: { type: 'boolean' }, chat: { type: 'boolean' }, help: { type: 'boolean' } } });
+  if (values.help || !values.model || values.prompt === undefined) {
+    console.log(USAGE);
+    if (!values.help) process.exitCode = 1;
+    return;
+  }
+  const model = await loadModel(values.model, { threads: values.threads ? Number(values.threads) : undefined });
+  const opts = samplingOptions(values);
+  const prompt = values.chat ? model.tokenizer.renderChat([{ role: 'user', content: values.prompt }], { addGenerationPrompt: true }) : values.prompt;
+  if (values.json) {
+    const c = await model.generate(prompt, opts);
+    console.log(JSON.stringify({ ids: c.ids, text: c.text, prompt_tokens: c.promptTokens, completion_tokens: c.completionTokens, finish_reason: c.finishReason }));
+    return;
+  }
+  const stream = model.stream(prompt, opts);
+  for await (const delta of stream) process.stdout.write(delta);
+  process.stdout.write('\n');
+}
