@@ -122,6 +122,11 @@ export class Tokenizer {
     await writeFileAtomic(join(dir, 'tokenizer_config.json'), tokenizerConfigText(this.added, this.config));
   }
 
+  /** The tokenizer.json text, as saved. */
+  toJsonText(): string {
+    return this.jsonText;
+  }
+
   tokenId(token: string): number | undefined {
     const special = this.specialTokens[token];
     if (special !== undefined) return special;
