@@ -120,12 +120,16 @@ export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = -100
 /**
  * Attention of new queries over cached keys/values plus the new tokens' own, without concatenating the cache:
  * the softmax is assembled from the two score blocks (shared max, summed denominators), so a decode step reads the
- * cache in place instead of copying it. q: [B, Hq, T, D]; past: [B, Hkv, C, D]; new: [B, Hkv, T, D];
- * masks are additive, maskPast [B, 1, T, C] and maskNew [B, 1, T, T].
+ * cache in place. The cache tensors are used exactly as fed — never reshaped — because reshaping a graph input
+ * makes ORT copy it; queries are grouped as [B, Hkv, G·T, D] instead, which needs a static T.
+ * Cached keys come transposed, [B, Hkv, D, C], so q·Kᵀ is a plain matmul over the cache as stored (a [B, Hkv, C, D]
+ * cache would make ORT transpose — copy — it every step).
+ * q: [B, Hq, T, D]; past: keyT [B, Hkv, D, C] and value [B, Hkv, C, D]; new: [B, Hkv, T, D]; masks are additive,
+ * maskPast [B, 1, T, C] and maskNew [B, 1, T, T].
  */
 export function cachedAttention(
   q: Tensor,
-  past: { key: Tensor; value: Tensor },
+  past: { keyT: Tensor; value: Tensor },
   fresh: { key: Tensor; value: Tensor },
   maskPast: Tensor,
   maskNew: Tensor,
@@ -133,17 +137,20 @@ export function cachedAttention(
 ): Tensor {
   const [b, hq, t, d] = q.shape;
   const hkv = fresh.key.shape[1];
-  if (typeof hq !== 'number' || typeof hkv !== 'number' || hq % hkv !== 0 || typeof d !== 'number') {
-    throw new GraphError(`cachedAttention: static head counts (${hq} a multiple of ${hkv}) and head_dim needed`);
+  if (typeof hq !== 'number' || typeof hkv !== 'number' || hq % hkv !== 0 || typeof d !== 'number' || typeof t !== 'number') {
+    throw new GraphError(`cachedAttention: static head counts (${hq} a multiple of ${hkv}), head_dim and query length needed`);
   }
-  const qg = q.reshape([b!, hkv, hq / hkv, t!, d]);
-  const scores = (k: Tensor, mask: Tensor) => qg.matmul(k.unsqueeze(2), { transB: true }).mul(scale).add(mask.unsqueeze(2));
-  const sPast = scores(past.key, maskPast); // [B, Hkv, G, T, C]
-  const sNew = scores(fresh.key, maskNew); // [B, Hkv, G, T, T]
+  const g = hq / hkv;
+  const qg = q.mul(scale).reshape([b!, hkv, g * t, d]);
+  // Scores [B, Hkv, G·T, S] viewed as [B, Hkv, G, T, S] to add the per-query mask.
+  const scores = (s: Tensor, mask: Tensor) => s.reshape([b!, hkv, g, t, s.shape[3]!]).add(mask.unsqueeze(2));
+  const sPast = scores(qg.matmul(past.keyT), maskPast);
+  const sNew = scores(qg.matmul(fresh.key, { transB: true }), maskNew);
   const max = sPast.amax(-1, true).maximum(sNew.amax(-1, true));
   const ePast = sPast.sub(max).exp();
   const eNew = sNew.sub(max).exp();
-  const denominator = ePast.sum(-1, true).add(eNew.sum(-1, true));
-  const out = ePast.matmul(past.value.unsqueeze(2)).add(eNew.matmul(fresh.value.unsqueeze(2))).div(denominator);
-  return out.reshape([b!, hq, t!, d]);
+  const denominator = ePast.sum(-1, true).add(eNew.sum(-1, true)).reshape([b!, hkv, g * t, 1]);
+  const flat = (e: Tensor) => e.reshape([b!, hkv, g * t, e.shape[4]!]);
+  const out = flat(ePast).matmul(past.value).add(flat(eNew).matmul(fresh.value)).div(denominator);
+  return out.reshape([b!, hq, t, d]);
 }

@@ -83,6 +83,12 @@ export class Tensor {
   reshape(shape: readonly Dim[]): Tensor { return this.graph.apply('reshape', [this], { shape: [...shape] }); }
   transpose(perm?: readonly number[]): Tensor {
     const p = perm ?? this.shape.map((_, i) => this.rank - 1 - i);
+    // Moving only size-1 axes keeps the memory order: a reshape, which ORT does without copying.
+    const kept = p.filter((axis) => this.shape[axis] !== 1);
+    const isPermutation = p.length === this.rank && [...p].sort((a, b) => a - b).every((axis, i) => axis === i);
+    if (isPermutation && kept.every((axis, i) => i === 0 || axis > kept[i - 1]!)) {
+      return this.reshape(p.map((axis) => this.shape[axis]!));
+    }
     return this.graph.apply('transpose', [this], { perm: [...p] });
   }
   /** Swap the last two axes. */

@@ -26,18 +26,20 @@ function declare(c: ModelConfig, withCache: boolean, lastOnly: boolean) {
   const g = new Graph(withCache ? 'decode' : 'prefill');
   const weights: Record<string, Tensor> = {};
   for (const s of paramSpecs(c)) weights[s.name] = g.input(s.name, s.shape);
-  const inputIds = g.input('input_ids', ['batch', 'seq'], 'int64');
-  const cos = g.input('cos', ['batch', 1, 'seq', c.head_dim]);
-  const sin = g.input('sin', ['batch', 1, 'seq', c.head_dim]);
+  // Decode steps take exactly one new token per sequence: a static length lets ORT drop no-op transposes.
+  const seq = withCache ? 1 : 'seq';
+  const inputIds = g.input('input_ids', ['batch', seq], 'int64');
+  const cos = g.input('cos', ['batch', 1, seq, c.head_dim]);
+  const sin = g.input('sin', ['batch', 1, seq, c.head_dim]);
   const kv = [c.num_key_value_heads, c.head_dim];
   const cache = withCache
     ? {
         past: Array.from({ length: c.num_hidden_layers }, (_, l) => ({
-          key: g.input(pastKey(l), ['batch', kv[0]!, 'past', kv[1]!]),
+          keyT: g.input(pastKey(l), ['batch', kv[0]!, kv[1]!, 'past']),
           value: g.input(pastValue(l), ['batch', kv[0]!, 'past', kv[1]!]),
         })),
-        maskPast: g.input('mask_past', ['batch', 1, 'seq', 'past']),
-        maskNew: g.input('mask', ['batch', 1, 'seq', 'seq']),
+        maskPast: g.input('mask_past', ['batch', 1, seq, 'past']),
+        maskNew: g.input('mask', ['batch', 1, seq, seq]),
       }
     : undefined;
   const mask = withCache ? undefined : g.input('mask', ['batch', 1, 'seq', 'seq']);

@@ -17,10 +17,11 @@ export interface DecoderInputs {
   /** Additive attention mask broadcastable to [B, H, T, S]; default: causal over T. */
   mask?: Tensor;
   /**
-   * KV cache (decode): per layer keys/values [B, Hkv, C, D] of earlier positions, with additive masks over them
+   * KV cache (decode): per layer keys (transposed, [B, Hkv, D, C]) and values ([B, Hkv, C, D]) of earlier positions,
+   * with additive masks over them
    * (maskPast [B, 1, T, C]) and over the new tokens (maskNew [B, 1, T, T]); `mask` is then ignored.
    */
-  cache?: { past: { key: Tensor; value: Tensor }[]; maskPast: Tensor; maskNew: Tensor };
+  cache?: { past: { keyT: Tensor; value: Tensor }[]; maskPast: Tensor; maskNew: Tensor };
   /** Compute logits for the last position only ([B, 1, V]), as generation needs. */
   lastOnly?: boolean;
 }
