@@ -18,9 +18,9 @@ const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
  * A 32k kolm tokenizer trained on the first 8 MB of text of each of ko/en/code (morpheme-aware when the hunspell-ko
  * lexicon is beside the data), cached under .kolm-cache so repeated runs measure only the pipeline.
  */
-async function benchTokenizer(raw: string, cache: string): Promise<{ tokenizer: TextTokenizer; trained: boolean }> {
+async function benchTokenizer(raw: string, cache: string): Promise<{ tokenizer: TextTokenizer; dir: string; trained: boolean }> {
   const dir = join(cache, 'bench-data-tokenizer-32k');
-  if (existsSync(join(dir, 'tokenizer.json'))) return { tokenizer: await Tokenizer.load(dir), trained: false };
+  if (existsSync(join(dir, 'tokenizer.json'))) return { tokenizer: await Tokenizer.load(dir), dir, trained: false };
   const texts: string[] = [];
   for (const file of ['ko.jsonl.gz', 'en.jsonl.gz', 'code.jsonl.gz']) {
     let bytes = 0;
@@ -32,21 +32,24 @@ async function benchTokenizer(raw: string, cache: string): Promise<{ tokenizer: 
   const lexicon = join(raw, 'lexicons');
   const tokenizer = await trainTokenizer({ texts, vocabSize: 32000, morpheme: existsSync(join(lexicon, 'hunspell-ko.dic')), lexicon, progress: false });
   await tokenizer.save(dir);
-  return { tokenizer, trained: true };
+  return { tokenizer, dir, trained: true };
 }
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean' }, raw: { type: 'string' }, tokenizer: { type: 'string' }, limit: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' }, raw: { type: 'string' }, tokenizer: { type: 'string' }, limit: { type: 'string' }, workers: { type: 'string' },
+    },
   });
   const raw = resolve(values.raw ?? join(repoRoot, '..', 'shared', 'data', 'raw'));
   if (!existsSync(join(raw, 'ko.jsonl.gz'))) throw new KolmError(`raw corpus not found at ${raw} (use --raw DIR)`);
   const limit = values.limit ? Number(values.limit) : undefined;
   const trainStart = performance.now();
-  const { tokenizer, trained } = values.tokenizer
-    ? { tokenizer: await loadTokenizer(resolve(values.tokenizer)), trained: false }
+  const { tokenizer, dir: tokenizerDir, trained } = values.tokenizer
+    ? { tokenizer: await loadTokenizer(resolve(values.tokenizer)), dir: resolve(values.tokenizer), trained: false }
     : await benchTokenizer(raw, join(repoRoot, '.kolm-cache'));
+  const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
   const tokenizerSeconds = (performance.now() - trainStart) / 1000;
 
   const config = resolveConfig({
@@ -60,7 +63,7 @@ export async function run(argv: string[]): Promise<void> {
   }, raw);
   const out = mkdtempSync(join(tmpdir(), 'kolm-bench-data-'));
   try {
-    const { stats } = await buildCorpus({ config, outDir: join(out, 'corpus'), tokenizer, progress: !values.json });
+    const { stats } = await buildCorpus({ config, outDir: join(out, 'corpus'), tokenizer, tokenizerDir, workers, progress: !values.json });
     const tokens = stats.output.train.tokens + stats.output.validation.tokens;
     const result = {
       bench: 'data',
@@ -73,6 +76,7 @@ export async function run(argv: string[]): Promise<void> {
       tokens_written: tokens,
       stage_seconds: Object.fromEntries(Object.entries(stats.stages).map(([k, v]) => [k, v.seconds])),
       tokenizer: { hash: tokenizer.hash.slice(0, 16), vocab: tokenizer.vocabSize, trained_here: trained, seconds: +tokenizerSeconds.toFixed(1) },
+      workers,
       node: process.version,
       cpus: availableParallelism(),
     };

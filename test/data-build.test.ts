@@ -17,7 +17,7 @@ import { FIXTURES, fixtureConfig, fixtureTokenizer } from './data-helpers.js';
 const root = mkdtempSync(join(tmpdir(), 'kolm-data-build-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
-async function build(out: string, extra: Record<string, unknown> = {}, opts: { seed?: number; skipBad?: boolean } = {}): Promise<BuildResult> {
+async function build(out: string, extra: Record<string, unknown> = {}, opts: { seed?: number; skipBad?: boolean; workers?: number } = {}): Promise<BuildResult> {
   const config = resolveConfig(fixtureConfig(extra), FIXTURES);
   return buildCorpus({ config, outDir: join(root, out), tokenizer: await fixtureTokenizer(), ...opts });
 }
@@ -144,3 +144,17 @@ async function captured(fn: () => Promise<void>): Promise<string> {
   }
   return lines.join('\n');
 }
+
+test('worker threads give the same corpus and counts as the main thread', async () => {
+  const { stats } = await build('workers', {}, { workers: 2 });
+  const serial = JSON.parse(readFileSync(join(root, 'a', 'stats.json'), 'utf8'));
+  for (const f of files(join(root, 'a')).filter((n) => n.endsWith('.bin') || n === 'index.json')) {
+    assert.ok(readFileSync(join(root, 'a', f)).equals(readFileSync(join(root, 'workers', f))), `${f} differs`);
+  }
+  for (const [name, s] of Object.entries(stats.stages)) {
+    const { seconds: _a, ...counts } = s;
+    const { seconds: _b, ...expected } = serial.stages[name];
+    assert.deepEqual(JSON.parse(JSON.stringify(counts)), expected, name);
+  }
+  assert.deepEqual(readdirSync(join(root, 'workers')).filter((f) => f.includes('tmp')), []);
+});

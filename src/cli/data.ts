@@ -3,13 +3,15 @@ import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { KolmError } from '../util/errors.js';
 import { buildCorpus, loadConfig, loadTokenizer, readIndex, bytesPer, BadInputError, TokenLoader } from '../data/index.js';
 
 const USAGE = `usage:
-  kolm data build --config data.json --out DIR [--seed N] [--skip-bad] [--force] [--tokenizer DIR] [--quiet]
+  kolm data build --config data.json --out DIR [--seed N] [--skip-bad] [--force] [--tokenizer DIR] [--workers N] [--quiet]
       run every stage (read, normalize, langid, quality, pii, safety, dedup, mix, tokenize+pack) and write
-      DIR/{train,validation}-NNNNN.bin, DIR/index.json, DIR/stats.json, DIR/summary.md
+      DIR/{train,validation}-NNNNN.bin, DIR/index.json, DIR/stats.json, DIR/summary.md;
+      --workers: threads for the per-document stages (default: one per CPU; 0 runs them in the main thread)
   kolm data inspect DIR [--verify] [--show N --tokenizer DIR]
       print the shard index; --verify re-hashes every shard; --show decodes N random training windows`;
 
@@ -29,19 +31,23 @@ async function build(argv: string[]): Promise<void> {
     args: argv,
     options: {
       config: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, 'skip-bad': { type: 'boolean' },
-      force: { type: 'boolean' }, tokenizer: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      force: { type: 'boolean' }, tokenizer: { type: 'string' }, quiet: { type: 'boolean' }, workers: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return void console.log(USAGE);
   if (!values.config || !values.out) throw new KolmError(`data build needs --config and --out\n\n${USAGE}`);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new KolmError(`--seed must be an integer, got '${values.seed}'`);
+  const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 0) throw new KolmError(`--workers must be a whole number, got '${values.workers}'`);
   const config = loadConfig(values.config);
   if (existsSync(values.out) && !values.force) throw new KolmError(`${values.out} already exists (use --force to replace it)`);
-  const tokenizer = await loadTokenizer(values.tokenizer ?? config.tokenizer);
+  const tokenizerDir = values.tokenizer ?? config.tokenizer;
+  const tokenizer = await loadTokenizer(tokenizerDir);
   try {
     const { stats, outDir } = await buildCorpus({
-      config, outDir: values.out, tokenizer, seed, skipBad: values['skip-bad'], force: values.force, progress: !values.quiet,
+      config, outDir: values.out, tokenizer, tokenizerDir, workers, seed, skipBad: values['skip-bad'], force: values.force, progress: !values.quiet,
     });
     const t = stats.output.train;
     console.log(`${outDir}: ${t.documents} training documents, ${t.tokens} tokens (${Object.entries(t.tokensByLang).map(([l, n]) => `${l} ${n}`).join(', ')}); ` +

@@ -117,6 +117,11 @@ export function exactKey(text: string): [number, number] {
   return [fmix32(a), fmix32(b)];
 }
 
+export interface Fingerprint {
+  exact: [number, number];
+  signature: Int32Array;
+}
+
 export class Deduplicator {
   readonly rows: number;
   readonly bands: number;
@@ -144,12 +149,22 @@ export class Deduplicator {
   }
 
   /** 'exact' or 'near' when `text` duplicates an earlier document; otherwise records it and returns undefined. */
-  check(text: string, exact?: [number, number]): 'exact' | 'near' | undefined {
-    if (this.opts.exact) {
-      const [a, b] = exact ?? exactKey(text);
-      if (this.exactSeen.insert(a, b, 0) >= 0) return 'exact';
-    }
-    return this.opts.near && this.nearDuplicate(text) ? 'near' : undefined;
+  check(text: string): 'exact' | 'near' | undefined {
+    return this.decide(this.fingerprint(text));
+  }
+
+  /**
+   * The hashes `decide` needs, computed from the text alone (no state), so it can run in a worker thread.
+   * The signature is a copy; an empty one means "no words" (never a near-duplicate).
+   */
+  fingerprint(text: string): Fingerprint {
+    return { exact: exactKey(text), signature: this.opts.near ? this.signature(text).slice() : new Int32Array(0) };
+  }
+
+  /** Check a fingerprint against every document kept so far, in order; keeps it when it is new. */
+  decide(f: Fingerprint): 'exact' | 'near' | undefined {
+    if (this.opts.exact && this.exactSeen.insert(f.exact[0], f.exact[1], 0) >= 0) return 'exact';
+    return this.opts.near && f.signature.length && this.nearDuplicate(f.signature) ? 'near' : undefined;
   }
 
   /** MinHash signature of the text's word shingles (exposed for tests); empty when the text has no words. */
@@ -197,9 +212,7 @@ export class Deduplicator {
     return sig;
   }
 
-  private nearDuplicate(text: string): boolean {
-    const sig = this.signature(text);
-    if (!sig.length) return false; // no words
+  private nearDuplicate(sig: Int32Array): boolean {
     const { rows, bands } = this;
     const id = this.docs;
     const keys = new Uint32Array(bands * 2);

@@ -15,22 +15,19 @@ import { KolmError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import type { DataConfig } from './config.js';
 import { sourceDocuments } from './documents.js';
-import { Deduplicator, exactKey } from './dedup.js';
+import { Deduplicator } from './dedup.js';
 import { BadInputError } from './errors.js';
 import { fimTokens, fimTransform } from './fim.js';
 import { hash2, Rng, shuffleInPlace } from './hash.js';
-import { identifyLanguage, isCodePath } from './langid.js';
 import { copiesFor, isValidation, planMix, type MixPlan } from './mix.js';
-import { normalizeText } from './normalize.js';
-import { PiiScrubber } from './pii.js';
-import { QualityFilter } from './quality.js';
-import { SafetyFilter } from './safety.js';
+import { DocProcessor, docInput, type DocInput, type Processed, type ProcessStage } from './process.js';
+import { ProcessorPool, type BatchResult } from './workers.js';
 import { dtypeFor, emptySummary, INDEX_FILE, INDEX_FORMAT, ShardWriter, type ShardIndex, type Split, type SplitSummary } from './shards.js';
 import { expandPaths } from './sources.js';
 import { TokenSpool } from './spool.js';
 import { bump, round, sortedCounts, StageStats, type StageReport } from './stats.js';
 import { renderSummary } from './summary.js';
-import { EOS_TOKEN, LANGS, type Doc, type Lang, type TextTokenizer } from './types.js';
+import { EOS_TOKEN, LANGS, type Lang, type TextTokenizer } from './types.js';
 
 export interface BuildOptions {
   config: DataConfig;
@@ -43,6 +40,22 @@ export interface BuildOptions {
   /** Replace an existing output directory. */
   force?: boolean;
   progress?: boolean;
+  /**
+   * Worker threads for stages 1-5 and tokenization (0: all in this thread). Workers load the tokenizer from
+   * `tokenizerDir`, or from a copy the build saves when the tokenizer can save itself.
+   */
+  workers?: number;
+  tokenizerDir?: string;
+}
+
+/** A directory the workers can load the tokenizer from. */
+async function tokenizerDirFor(tok: TextTokenizer, opts: BuildOptions, tmp: string): Promise<string> {
+  if (opts.tokenizerDir) return opts.tokenizerDir;
+  const saver = tok as TextTokenizer & { save?: (dir: string) => Promise<void> };
+  if (!saver.save) throw new KolmError('workers need tokenizerDir (the tokenizer cannot be saved for them)');
+  const dir = join(tmp, 'tokenizer.tmp');
+  await saver.save(dir);
+  return dir;
 }
 
 export interface BuildStats {
@@ -114,9 +127,6 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
   const fimIds = cfg.fim.rate > 0 ? fimTokens(tok) : undefined;
   const dtype = dtypeFor(tok.vocabSize);
   const st = Object.fromEntries(STAGES.map((s) => [s, new StageStats(s)])) as Record<(typeof STAGES)[number], StageStats>;
-  const quality = new QualityFilter(cfg.quality);
-  const pii = new PiiScrubber(cfg.pii);
-  const safety = new SafetyFilter(cfg.safety);
   const dedup = new Deduplicator({ ...cfg.dedup, seed: seed + 1 });
   const sourceNames = cfg.sources.map((s) => s.name);
   const weights = cfg.sources.map((s) => s.weight ?? 1);
@@ -128,103 +138,88 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
   const docs: DocTable = { offset: [], length: [], lang: [], source: [], validation: [] };
   const spool = new TokenSpool(join(dir, 'spool.tmp'), dtype);
 
-  const drop = (s: StageStats, reason: string) => { s.drop(reason); return `${s.name}:${reason}`; };
-  /** Stages 1-6 + tokenize for one document; 'stage:reason' when it is dropped. */
-  const processDoc = (doc: Doc, sourceIdx: number): true | string => {
-    let t = performance.now();
-    const lap = (s: StageStats) => { const now = performance.now(); s.seconds += now - t; t = now; };
-    const code = doc.declaredLang === 'code' || isCodePath(doc.meta?.path) || isCodePath(doc.meta?.filename);
-
-    st.normalize.in++;
-    st.normalize.charsIn += doc.text.length;
-    let text = normalizeText(doc.text, code, cfg.normalize);
-    lap(st.normalize);
-    if (!text) return drop(st.normalize, 'empty');
-    st.normalize.kept++;
-    st.normalize.charsOut += text.length;
-
-    st.langid.in++;
-    const lang = doc.declaredLang ?? identifyLanguage(text, cfg.langid, doc.meta);
-    st.langid.change(lang);
-    st.langid.kept++;
-    lap(st.langid);
-
-    st.quality.in++;
-    if (lang !== 'code') {
-      const cleaned = quality.stripBoilerplate(text);
-      if (typeof cleaned === 'string') { lap(st.quality); return drop(st.quality, cleaned); }
-      st.quality.change('boilerplate-lines', cleaned.removed);
-      text = cleaned.text;
-    }
-    const bad = quality.check(text, lang);
-    lap(st.quality);
-    if (bad) return drop(st.quality, `${bad}`);
-    st.quality.kept++;
-
-    st.pii.in++;
-    text = pii.scrub(text, st.pii.changed);
-    st.pii.kept++;
-    lap(st.pii);
-
-    st.safety.in++;
-    const unsafe = safety.check(text);
-    lap(st.safety);
-    if (unsafe) return drop(st.safety, unsafe);
-    st.safety.kept++;
-
+  /** Stage 6 (in input order) and the spool for one processed document; 'stage:reason' when it is dropped. */
+  const accept = (r: Processed, sourceIdx: number): true | string => {
+    if (r.drop !== undefined) return r.drop;
+    const t = performance.now();
     st.dedup.in++;
-    const key = exactKey(text);
-    const dup = dedup.check(text, key);
-    lap(st.dedup);
-    if (dup) return drop(st.dedup, dup);
+    const dup = dedup.decide(r.fingerprint);
+    st.dedup.seconds += performance.now() - t;
+    if (dup) { st.dedup.drop(dup); return `dedup:${dup}`; }
     st.dedup.kept++;
-
     st.tokenize.in++;
-    st.tokenize.charsIn += text.length;
-    const ids = tok.encode(text);
-    lap(st.tokenize);
-    if (!ids.length) return drop(st.tokenize, 'no-tokens');
+    st.tokenize.charsIn += r.chars;
+    if (!r.ids.length) { st.tokenize.drop('no-tokens'); return 'tokenize:no-tokens'; }
     st.tokenize.kept++;
-
-    const langIdx = LANGS.indexOf(lang);
-    const val = isValidation(cfg.mix.validation, seed, key[0]) ? 1 : 0;
-    docs.offset.push(spool.write(ids));
-    docs.length.push(ids.length);
-    docs.lang.push(langIdx);
+    const val = isValidation(cfg.mix.validation, seed, r.fingerprint.exact[0]) ? 1 : 0;
+    docs.offset.push(spool.write(r.ids));
+    docs.length.push(r.ids.length);
+    docs.lang.push(LANGS.indexOf(r.lang));
     docs.source.push(sourceIdx);
     docs.validation.push(val);
-    const f = filtered[lang];
-    f.documents++; f.tokens += ids.length; f.chars += text.length;
-    if (!val) available[lang] += ids.length * weights[sourceIdx];
+    const f = filtered[r.lang];
+    f.documents++; f.tokens += r.ids.length; f.chars += r.chars;
+    if (!val) available[r.lang] += r.ids.length * weights[sourceIdx];
     return true;
   };
 
-  // Pass 1.
-  for (const [sourceIdx, src] of cfg.sources.entries()) {
-    const files = await expandPaths(src.path as string[]);
-    const sizes = files.map((f) => statSync(f).size);
-    files.forEach((file, i) => input.files.push({ source: src.name, file, bytes: sizes[i] }));
-    const bar = new Progress(`read ${src.name}`, sizes.reduce((a, b) => a + b, 0) / 1e6, 'MB', opts.progress ?? false);
-    const readIn = st.read.in, readKept = st.read.kept;
-    bySource[src.name] = { records: 0, documents: 0, kept: 0, dropped: {} };
-    const onBad = opts.skipBad ? (e: BadInputError) => { st.read.drop(e.kind); if (badInput.length < 50) badInput.push(e.message); } : undefined;
-    let t = performance.now();
-    for await (const doc of sourceDocuments(src, files, st.read, {
-      onBad,
-      onDiskBytes: (n) => { input.diskBytes += n; bar.tick(n / 1e6, `${docs.offset.length} docs kept`); },
-      onBytes: (n) => { input.bytes += n; },
-    })) {
+  // Stages 1-5 + fingerprint + tokenize run here or in worker threads; results are taken in submission order.
+  const local = opts.workers ? undefined : new DocProcessor(cfg, seed, tok);
+  const pool = opts.workers ? await ProcessorPool.start(opts.workers, { config: cfg, seed, tokenizerDir: await tokenizerDirFor(tok, opts, dir), tokenizerHash: tok.hash }) : undefined;
+  const runBatch = (batch: DocInput[]): Promise<BatchResult> =>
+    pool ? pool.process(batch) : Promise.resolve({ results: batch.map((d) => local!.process(d)), stats: local!.takeStats() });
+  const inFlight = Math.max(2, 3 * (opts.workers ?? 0));
+  try {
+    // Pass 1: read, then stages 1-6 and tokenize, document by document.
+    for (const [sourceIdx, src] of cfg.sources.entries()) {
+      const files = await expandPaths(src.path as string[]);
+      const sizes = files.map((f) => statSync(f).size);
+      files.forEach((file, i) => input.files.push({ source: src.name, file, bytes: sizes[i] }));
+      const bar = new Progress(`read ${src.name}`, sizes.reduce((a, b) => a + b, 0) / 1e6, 'MB', opts.progress ?? false);
+      const readIn = st.read.in, readKept = st.read.kept;
+      bySource[src.name] = { records: 0, documents: 0, kept: 0, dropped: {} };
+      const onBad = opts.skipBad ? (e: BadInputError) => { st.read.drop(e.kind); if (badInput.length < 50) badInput.push(e.message); } : undefined;
+      let t = performance.now();
+      const pending: Promise<BatchResult>[] = [];
+      let batch: DocInput[] = [];
+      let batchChars = 0;
+      const take = async () => {
+        const { results, stats } = await pending.shift()!;
+        for (const [name, report] of Object.entries(stats)) st[name as ProcessStage].add(report);
+        for (const r of results) {
+          const outcome = accept(r, sourceIdx);
+          if (outcome === true) bySource[src.name].kept++;
+          else bump(bySource[src.name].dropped, outcome);
+        }
+      };
+      const submit = () => {
+        if (batch.length) pending.push(runBatch(batch));
+        batch = [];
+        batchChars = 0;
+      };
+      for await (const doc of sourceDocuments(src, files, st.read, {
+        onBad,
+        onDiskBytes: (n) => { input.diskBytes += n; bar.tick(n / 1e6, `${docs.offset.length} docs kept`); },
+        onBytes: (n) => { input.bytes += n; },
+      })) {
+        st.read.seconds += performance.now() - t;
+        batch.push(docInput(doc));
+        batchChars += doc.text.length;
+        if (batch.length >= 256 || batchChars >= 1 << 20) submit();
+        while (pending.length >= inFlight) await take();
+        t = performance.now();
+      }
+      submit();
+      while (pending.length) await take();
       st.read.seconds += performance.now() - t;
-      const outcome = processDoc(doc, sourceIdx);
-      if (outcome === true) bySource[src.name].kept++;
-      else bump(bySource[src.name].dropped, outcome);
-      t = performance.now();
+      input.records += st.read.in - readIn;
+      bySource[src.name].records = st.read.in - readIn;
+      bySource[src.name].documents = st.read.kept - readKept;
+      bar.finish(`${st.read.in - readIn} records, ${docs.offset.length} documents kept so far`);
     }
-    st.read.seconds += performance.now() - t;
-    input.records += st.read.in - readIn;
-    bySource[src.name].records = st.read.in - readIn;
-    bySource[src.name].documents = st.read.kept - readKept;
-    bar.finish(`${st.read.in - readIn} records, ${docs.offset.length} documents kept so far`);
+  } finally {
+    await pool?.close();
+    rmSync(join(dir, 'tokenizer.tmp'), { recursive: true, force: true });
   }
   if (!docs.offset.length) throw new KolmError('no document survived filtering; see the drop reasons with --skip-bad or loosen the config');
 

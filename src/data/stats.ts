@@ -31,6 +31,28 @@ export class StageStats {
     return n;
   }
 
+  /** Add another report's counts (e.g. from a worker thread) to these. */
+  add(r: StageReport): void {
+    this.in += r.in;
+    this.kept += r.kept;
+    for (const [k, v] of Object.entries(r.dropped)) bump(this.dropped, k, v);
+    for (const [k, v] of Object.entries(r.changed)) bump(this.changed, k, v);
+    this.charsIn += r.charsIn;
+    this.charsOut += r.charsOut;
+    this.seconds += r.seconds;
+  }
+
+  /** The counts so far, and start again from zero. */
+  take(): StageReport {
+    const r: StageReport = {
+      in: this.in, kept: this.kept, dropped: this.dropped, changed: this.changed, charsIn: this.charsIn, charsOut: this.charsOut, seconds: this.seconds,
+    };
+    this.in = this.kept = this.charsIn = this.charsOut = this.seconds = 0;
+    this.dropped = {};
+    this.changed = {};
+    return r;
+  }
+
   toJSON(): StageReport {
     return {
       in: this.in, kept: this.kept, dropped: sortedCounts(this.dropped), changed: sortedCounts(this.changed),
