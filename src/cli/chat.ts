@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { loadModel } from '../infer/model.js';
 import type { ChatMessage } from '../tokenizer/chat-template.js';
 import { SAMPLING_FLAGS, SAMPLING_USAGE, samplingOptions } from './generate.js';
@@ -26,21 +26,16 @@ export async function run(argv: string[]): Promise<void> {
     else rl.close();
   });
   console.log(`kolm chat — ${values.model} (${model.config.model_type}, ${model.config.num_hidden_layers} layers). /reset, /exit, Ctrl-C stops an answer.`);
-  try {
-    while (true) {
-      let line: string;
-      try {
-        line = (await rl.question('> ')).trim();
-      } catch {
-        break; // input closed (Ctrl-D) or interrupted at the prompt
-      }
-      if (line === '/exit' || line === '/quit') break;
-      if (line === '/reset') {
-        history = fresh();
-        console.log('(history cleared)');
-        continue;
-      }
-      if (!line) continue;
+  const prompt = () => process.stdout.write('> ');
+  prompt();
+  // Iterating the interface buffers piped input line by line (question() would drop lines typed ahead).
+  for await (const raw of rl) {
+    const line = raw.trim();
+    if (line === '/exit' || line === '/quit') break;
+    if (line === '/reset') {
+      history = fresh();
+      console.log('(history cleared)');
+    } else if (line) {
       history.push({ role: 'user', content: line });
       answering = new AbortController();
       let answer = '';
@@ -55,7 +50,8 @@ export async function run(argv: string[]): Promise<void> {
       }
       history.push({ role: 'assistant', content: answer });
     }
-  } finally {
-    rl.close();
+    prompt();
   }
+  process.stdout.write('\n');
+  rl.close();
 }
