@@ -49,3 +49,12 @@ test('copies and the validation split are deterministic for a seed', () => {
   const val = Array.from({ length: 20000 }, (_, i) => isValidation(0.01, 1, i * 2654435761)).filter(Boolean).length;
   assert.ok(val > 140 && val < 260, `${val} validation documents of 20000 at 1%`);
 });
+
+test('a target group without data is left out and the others share its part', () => {
+  const plan = planMix({ ko: 300, en: 100, code: 0, other: 0 }, defaultMix);
+  const [ko, en, code] = plan.groups;
+  assert.equal(code.rate, 0);
+  assert.ok(Math.abs(ko.target - 0.5) < 1e-9 && Math.abs(en.target - 0.5) < 1e-9);
+  assert.equal(plan.totalTokens, 400);
+  assert.ok(Math.abs(ko.rate * 300 - 200) < 1e-9 && Math.abs(en.rate * 100 - 200) < 1e-9);
+});

@@ -94,27 +94,35 @@ export class PairMap {
   }
 }
 
-/** Two independent 32-bit hashes of the text with ASCII case folded and whitespace runs collapsed. */
-export function exactKey(text: string): [number, number] {
-  let a = 0x811c9dc5, b = 0x2545f491;
-  let pendingSpace = false, started = false;
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
+/** Hash each whitespace-separated word (ASCII case folded) into `out`, which must hold text.length/2+1; returns the count. */
+function hashWords(text: string, out: Int32Array): number {
+  let n = 0, h = 0x811c9dc5, len = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
     if (c === 32 || c === 10 || c === 9 || c === 13) {
-      pendingSpace = started;
+      if (len) { out[n++] = fmix32(h) | 0; h = 0x811c9dc5; len = 0; }
       continue;
     }
-    if (pendingSpace) {
-      a = Math.imul(a ^ 32, 0x01000193);
-      b = Math.imul(b ^ 32, 0x5bd1e995) ^ (b >>> 15);
-      pendingSpace = false;
-    }
-    started = true;
-    if (c >= 65 && c <= 90) c |= 32;
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+    h = Math.imul(h ^ (c >= 65 && c <= 90 ? c | 32 : c), 0x01000193);
+    len++;
+  }
+  return n;
+}
+
+/** Two independent 32-bit hashes of a word-hash sequence. */
+function sequenceKey(words: Int32Array, n: number): [number, number] {
+  let a = 0x811c9dc5 ^ n, b = 0x2545f491;
+  for (let i = 0; i < n; i++) {
+    a = Math.imul(a ^ words[i], 0x01000193);
+    b = Math.imul(b ^ words[i], 0x5bd1e995) ^ (b >>> 15);
   }
   return [fmix32(a), fmix32(b)];
+}
+
+/** Exact-duplicate key: the text's words with ASCII case folded, so whitespace and case differences do not count. */
+export function exactKey(text: string): [number, number] {
+  const words = new Int32Array(Math.ceil(text.length / 2) + 1);
+  return sequenceKey(words, hashWords(text, words));
 }
 
 export interface Fingerprint {
@@ -158,7 +166,8 @@ export class Deduplicator {
    * The signature is a copy; an empty one means "no words" (never a near-duplicate).
    */
   fingerprint(text: string): Fingerprint {
-    return { exact: exactKey(text), signature: this.opts.near ? this.signature(text).slice() : new Int32Array(0) };
+    const n = this.wordsOf(text);
+    return { exact: sequenceKey(this.words, n), signature: this.opts.near ? this.signatureOfWords(n).slice() : new Int32Array(0) };
   }
 
   /** Check a fingerprint against every document kept so far, in order; keeps it when it is new. */
@@ -169,7 +178,16 @@ export class Deduplicator {
 
   /** MinHash signature of the text's word shingles (exposed for tests); empty when the text has no words. */
   signature(text: string): Int32Array {
-    const n = this.hashWords(text);
+    return this.signatureOfWords(this.wordsOf(text));
+  }
+
+  private wordsOf(text: string): number {
+    if (this.words.length < text.length / 2 + 1) this.words = new Int32Array(Math.ceil(text.length / 2) + 1);
+    return hashWords(text, this.words);
+  }
+
+  /** Signature from the first n hashes in this.words. */
+  private signatureOfWords(n: number): Int32Array {
     const k = Math.min(this.opts.shingleSize, n);
     const count = n ? n - k + 1 : 0;
     if (this.shingles.length < count) this.shingles = new Int32Array(count * 2);
@@ -250,22 +268,6 @@ export class Deduplicator {
       this.signatures = next;
     }
     for (let i = 0; i < m; i++) this.signatures[id * m + i] = sig[i] & 0xff;
-  }
-
-  /** Hash each whitespace-separated word (ASCII case folded) into this.words; returns the count. */
-  private hashWords(text: string): number {
-    if (this.words.length < text.length / 2 + 1) this.words = new Int32Array(Math.ceil(text.length / 2) + 1);
-    let n = 0, h = 0x811c9dc5, len = 0;
-    for (let i = 0; i <= text.length; i++) {
-      const c = i < text.length ? text.charCodeAt(i) : 32;
-      if (c === 32 || c === 10 || c === 9 || c === 13) {
-        if (len) { this.words[n++] = fmix32(h) | 0; h = 0x811c9dc5; len = 0; }
-        continue;
-      }
-      h = Math.imul(h ^ (c >= 65 && c <= 90 ? c | 32 : c), 0x01000193);
-      len++;
-    }
-    return n;
   }
 
   /** Approximate bytes held for deduplication state. */

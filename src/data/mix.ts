@@ -4,6 +4,7 @@
  * that no group is repeated more than `maxRepeat` times; each group is then up- or down-sampled by a rate, and a
  * source's `weight` multiplies its documents' rate (to up-sample knowledge-rich sources).
  * Copies per document are floor(rate) plus one more with probability frac(rate), decided by a seeded hash.
+ * Groups without any data are left out and the remaining targets renormalized.
  */
 import { unitFloat } from './hash.js';
 import type { Lang } from './types.js';
@@ -57,7 +58,10 @@ export function planMix(available: Record<Lang, number>, opts: MixOptions): MixP
   if (!(sum > 0)) throw new KolmError('mix.targets: shares must be positive');
   const groups: MixGroup[] = names.map((name) => ({ name, target: opts.targets[name] / sum, available: 0, rate: 0 }));
   for (const [lang, g] of Object.entries(groupOf)) if (g >= 0) groups[g].available += available[lang as Lang] ?? 0;
+  // A group with no data at all cannot get its share: the others split it in proportion to their targets.
   const present = groups.filter((g) => g.target > 0 && g.available > 0);
+  const presentShare = present.reduce((s, g) => s + g.target, 0);
+  for (const g of groups) g.target = present.includes(g) ? g.target / presentShare : 0;
   const natural = present.reduce((s, g) => s + g.available, 0);
   // Largest total that respects maxRepeat for every group that has a target.
   const cap = Math.min(...present.map((g) => (g.available * opts.maxRepeat) / g.target));
