@@ -110,11 +110,22 @@ export function resolveConfig(raw: unknown, baseDir: string, where = 'config'): 
       throw new KolmError(`${at}: "format" must be jsonl, text or parquet`);
     }
     if (s.weight !== undefined && !(typeof s.weight === 'number' && s.weight > 0)) throw new KolmError(`${at}: "weight" must be a positive number`);
+    if (s.field !== undefined && typeof s.field !== 'string') throw new KolmError(`${at}: "field" must be a string`);
+    if (s.fields !== undefined && !(Array.isArray(s.fields) && s.fields.length && s.fields.every((f) => typeof f === 'string'))) {
+      throw new KolmError(`${at}: "fields" must be a non-empty array of strings`);
+    }
     if (s.group !== undefined) {
       if (!isObject(s.group)) throw new KolmError(`${at}.group: expected an object`);
       checkKeys(s.group, GROUP_KEYS, `${at}.group`);
       if (s.group.by === undefined && s.group.every === undefined && s.group.maxChars === undefined) {
         throw new KolmError(`${at}.group: give "by", "every" or "maxChars"`);
+      }
+      if (s.group.keyPattern !== undefined) {
+        try {
+          new RegExp(s.group.keyPattern as string);
+        } catch (e) {
+          throw new KolmError(`${at}.group.keyPattern: ${(e as Error).message}`);
+        }
       }
     }
     return { ...s, path: paths.map((p: string) => resolve(baseDir, p)) } as SourceConfig;

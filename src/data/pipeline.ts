@@ -60,6 +60,9 @@ async function tokenizerDirFor(tok: TextTokenizer, opts: BuildOptions, tmp: stri
 
 export interface BuildStats {
   seed: number;
+  /** Worker threads used; stage seconds are summed over them. */
+  workers: number;
+  config: DataConfig;
   tokenizer: { hash: string; vocabSize: number };
   input: { files: { source: string; file: string; bytes: number }[]; bytes: number; diskBytes: number; records: number };
   stages: Record<string, StageReport>;
@@ -300,6 +303,8 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
   const train = summaries.train.tokens || 1;
   const stats: BuildStats = {
     seed,
+    workers: opts.workers ?? 0,
+    config: cfg,
     tokenizer: { hash: tok.hash, vocabSize: tok.vocabSize },
     input,
     stages: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, v.toJSON()])),

@@ -12,7 +12,7 @@ export interface QualityOptions {
   minWords: number;
   minMeanWordLength: number;
   maxMeanWordLength: number;
-  /** ('#' + '…' + '...') per word. */
+  /** ('#' + '…' + runs of 3+ dots) per word. */
   maxSymbolRatio: number;
   /** Fraction of words that contain a letter (Hangul or Latin or other script). */
   minAlphaWordRatio: number;
@@ -144,7 +144,9 @@ export class QualityFilter {
       h = Math.imul(h ^ c, 0x01000193);
       len++;
       if (!hasLetter && (((c | 32) >= 97 && (c | 32) <= 122) || c >= 0xc0)) hasLetter = true;
-      if (c === 35 || c === 0x2026 || (c === 46 && text.charCodeAt(i + 1) === 46 && text.charCodeAt(i + 2) === 46)) symbols++;
+      if (c === 35 || c === 0x2026) symbols++;
+      // A run of three or more dots is one ellipsis (colloquial Korean trails off with runs of any length).
+      else if (c === 46 && text.charCodeAt(i + 1) === 46 && text.charCodeAt(i + 2) === 46 && text.charCodeAt(i - 1) !== 46) symbols++;
     }
     if (n < o.minWords) return 'few-words';
     const mean = wordChars / n;

@@ -13,7 +13,8 @@ export function renderSummary(stats: BuildStats, index: ShardIndex): string {
     `${(stats.input.bytes / 1e6).toFixed(1)} MB of input (${(stats.input.diskBytes / 1e6).toFixed(1)} MB on disk, ${num(stats.input.records)} records) ` +
     `in ${stats.seconds.toFixed(1)} s = **${stats.mbPerSecond.toFixed(2)} MB/s**`, '');
 
-  out.push('## Stages', '', '| stage | in | kept | dropped (reason count) | changes | seconds |', '|---|---:|---:|---|---|---:|');
+  const threads = stats.workers ? ` (summed over ${stats.workers} worker threads for normalize…tokenize)` : '';
+  out.push('## Stages', '', `| stage | in | kept | dropped (reason count) | changes | seconds${threads} |`, '|---|---:|---:|---|---|---:|');
   for (const [name, s] of Object.entries(stats.stages)) {
     out.push(`| ${name} | ${num(s.in)} | ${num(s.kept)} | ${counts(s.dropped)} | ${counts(s.changed)} | ${s.seconds.toFixed(2)} |`);
   }
