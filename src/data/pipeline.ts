@@ -224,7 +224,12 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
     await pool?.close();
     rmSync(join(dir, 'tokenizer.tmp'), { recursive: true, force: true });
   }
-  if (!docs.offset.length) throw new KolmError('no document survived filtering; see the drop reasons with --skip-bad or loosen the config');
+  if (!docs.offset.length) {
+    const why: Record<string, number> = { ...Object.fromEntries(Object.entries(st.read.dropped).map(([k, v]) => [`read:${k}`, v])) };
+    for (const s of Object.values(bySource)) for (const [k, v] of Object.entries(s.dropped)) bump(why, k, v);
+    const list = Object.entries(sortedCounts(why)).map(([k, v]) => `${k} ${v}`).join(', ');
+    throw new KolmError(`no document survived filtering (dropped: ${list || 'nothing read'}); loosen the config`);
+  }
 
   // Pass 2: mixing.
   let t = performance.now();
