@@ -6,10 +6,13 @@
  *
  * Choices, each measured against the hand-labelled list in test/fixtures/tokenizer/morpheme-gold.tsv:
  * - Cuts are on syllable boundaries (a byte-level token cannot split a syllable usefully). When an ending fuses into the
- *   stem's last syllable (했, 갔, 셨), the fused syllable goes with the ending; if that leaves no stem (갔다), it stays
- *   with the stem instead (갔|다).
+ *   stem's last syllable (했, 갔, 셨), the fused syllable goes with the ending; a word that is nothing but such a
+ *   syllable and its ending (갔다, 했다) stays whole.
  * - Of several analyses the one with the longest stem wins (fewest, most lexical cuts).
- * - Derived verbs/adjectives (공부하다, 자연스럽다) are cut after the noun, so 하다/되다/… endings are shared pieces.
+ * - Derived verbs/adjectives (공부하다, 자연스럽다) are cut after the noun, so 하다/되다/… with their endings are shared
+ *   pieces; those verbs on their own (합니다, 되어) therefore stay whole too.
+ * The cuts must be consistent: a string that is one piece in some words (합니다 after 선택|) must not be cut when it
+ * is a word by itself, or BPE learns it whole and encoding crosses the cut anyway.
  * - Words hunspell does not know (loanwords, technical terms) still lose trailing particles when the rest is at least
  *   two syllables and the particle's phonological condition holds (리눅스|에서). Only particles proper count here, not
  *   copula endings, which would cut compounds like 배경화면 (배경화|면 "if it is 배경화").
@@ -20,8 +23,11 @@ import { KolmError } from '../../util/errors.js';
 import { decompose, isHangul } from './hangul.js';
 import { readHunspell, type HunspellLexicon, type SuffixRule } from './hunspell.js';
 
-/** Derivational suffixes after which a noun is cut off: 공부|하다, 설치|되다, 자연|스럽다. */
-const DERIVATIONS = ['하다', '되다', '시키다', '스럽다', '롭다', '답다', '당하다', '받다'].map((s) => s.normalize('NFD'));
+/**
+ * Derivational suffixes after which a noun is cut off: 공부|하다, 설치|되다, 자연|스럽다. Not 받다: as a verb of its own it
+ * is too common to leave uncut.
+ */
+const DERIVATIONS = ['하다', '되다', '시키다', '스럽다', '롭다', '답다'].map((s) => s.normalize('NFD'));
 const DA = '다'.normalize('NFD');
 const LETTER = /\p{L}/u;
 
@@ -49,8 +55,9 @@ export class MorphemeSegmenter {
     this.particles = new Set([...lex.continuationFlags].filter((f) => !takesMore.has(f)));
   }
 
-  /** Reads hunspell-ko's .aff/.dic from `dir`. */
+  /** Reads hunspell-ko's .aff/.dic from a folder, or from `path` itself when it names the .aff (with the .dic beside it). */
   static async load(dir: string): Promise<MorphemeSegmenter> {
+    if (dir.endsWith('.aff')) return new MorphemeSegmenter(await readHunspell(dir, dir.slice(0, -4) + '.dic'));
     for (const [aff, dic] of FILE_NAMES) {
       const exists = await access(join(dir, aff)).then(() => true, () => false);
       if (exists) return new MorphemeSegmenter(await readHunspell(join(dir, aff), join(dir, dic)));
@@ -104,10 +111,9 @@ export class MorphemeSegmenter {
     const { jamo, starts } = decompose(word);
     const stemEnd = this.stemEnd(jamo, word.length);
     if (stemEnd === undefined) return [];
-    // Map the jamo position to a syllable boundary: down to the fused syllable's start, or up if nothing is left.
+    // Map the jamo position down to a syllable boundary: a fused syllable goes with the ending.
     let syllable = 0;
     while (syllable < word.length && starts[syllable + 1]! <= stemEnd) syllable++;
-    if (syllable === 0 && starts[0] !== stemEnd) syllable = 1;
     return syllable > 0 && syllable < word.length ? [syllable] : [];
   }
 
@@ -170,10 +176,14 @@ export class MorphemeSegmenter {
     return this.derivationCut(lemma, lemma.length - DA.length);
   }
 
-  /** For a lemma derived from a noun (공부하다) or a longer root (유연하다), the cut moves back to the end of it. */
+  /**
+   * For a lemma derived from a noun (공부하다) or a longer root (유연하다), the cut moves back to the end of it; a bare
+   * derivational verb (하다, 되다) gets no cut (0).
+   */
   private derivationCut(lemma: string, stemEnd: number): number {
     for (const suffix of DERIVATIONS) {
       if (!lemma.endsWith(suffix)) continue;
+      if (lemma.length === suffix.length) return 0;
       const root = lemma.slice(0, lemma.length - suffix.length);
       const flags = this.lex.lemmas.get(root);
       const noun = flags !== undefined && !(root.endsWith(DA) && [...flags].some((f) => this.inflectional.has(f)));
