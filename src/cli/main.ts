@@ -9,6 +9,7 @@ const commands: Record<string, Command> = {
   tokenizer: { summary: 'train / encode / decode / stats for the byte-level BPE tokenizer', load: () => import('./tokenizer.js') },
   init: { summary: 'write a randomly initialised model folder from a preset', load: () => import('./init.js') },
   pretrain: { summary: 'pretrain a model on token shards (checkpoints, resume, validation, metrics, plot)', load: () => import('./pretrain.js') },
+  validate: { summary: 'validation loss of a model folder on token shards at a given length (and RoPE scaling)', load: () => import('./validate.js') },
   generate: { summary: 'complete a prompt with a model folder (streaming, or --json)', load: () => import('./generate.js') },
   chat: { summary: 'chat with a model in the terminal (streaming, history, /reset, Ctrl-C stops an answer)', load: () => import('./chat.js') },
   data: { summary: 'build a clean, deduplicated, mixed, tokenized corpus', load: () => import('./data.js') },

@@ -31,16 +31,7 @@ export async function run(argv: string[]): Promise<void> {
     return n;
   };
   const seq = num('seq', 256)!;
-  let ropeScaling: RopeScaling | undefined;
-  if (typeof v['rope-scaling'] === 'string') {
-    const [type, factor] = v['rope-scaling'].split(':');
-    const f = Number(factor);
-    if (!(f >= 1)) throw new KolmError(`--rope-scaling: factor must be >= 1 in '${v['rope-scaling']}'`);
-    if (type === 'linear') ropeScaling = { rope_type: 'linear', factor: f };
-    else if (type === 'dynamic') ropeScaling = { rope_type: 'dynamic', factor: f, original_max_position_embeddings: Math.round(seq / f) };
-    else if (type === 'yarn') ropeScaling = { rope_type: 'yarn', factor: f, original_max_position_embeddings: Math.round(seq / f) };
-    else throw new KolmError(`--rope-scaling: type must be linear, dynamic or yarn, got '${type}'`);
-  }
+  const ropeScaling = typeof v['rope-scaling'] === 'string' ? parseRopeScaling(v['rope-scaling'], seq) : undefined;
   const onNan = v['on-nan'] ?? 'skip';
   if (onNan !== 'skip' && onNan !== 'stop') throw new KolmError(`--on-nan must be skip or stop, got '${onNan}'`);
   const decay = (v['decay'] ?? 'cosine') as 'cosine' | 'linear' | 'constant';
@@ -73,4 +64,15 @@ export async function run(argv: string[]): Promise<void> {
   const last = result.history.at(-1);
   const val = [...result.history].reverse().find((h) => h.val_loss !== undefined);
   console.log(`done: step ${last?.step} loss ${last?.loss.toFixed(4)}${val ? `, validation loss ${val.val_loss!.toFixed(4)} (step ${val.step})` : ''}; model in ${result.modelDir}`);
+}
+
+/** `linear:2`, `dynamic:2` or `yarn:4`: the factor stretches the original context (`seq / factor`) to `seq`. */
+export function parseRopeScaling(spec: string, seq: number): RopeScaling {
+  const [type, factor] = spec.split(':');
+  const f = Number(factor);
+  if (!(f >= 1)) throw new KolmError(`--rope-scaling: factor must be >= 1 in '${spec}'`);
+  if (type === 'linear') return { rope_type: 'linear', factor: f };
+  if (type === 'dynamic') return { rope_type: 'dynamic', factor: f, original_max_position_embeddings: Math.round(seq / f) };
+  if (type === 'yarn') return { rope_type: 'yarn', factor: f, original_max_position_embeddings: Math.round(seq / f) };
+  throw new KolmError(`--rope-scaling: type must be linear, dynamic or yarn, got '${type}'`);
 }

@@ -2,8 +2,8 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
- * A one-line progress bar with rate and ETA on stderr. Quiet when stderr is not a terminal
- * (CI logs, pipes) except for a final summary line, so logs stay readable.
+ * A one-line progress bar with rate and ETA on stderr. When stderr is not a terminal (CI logs, pipes, nohup) it
+ * writes a plain line at most every 30 s instead, plus a final summary, so logs stay readable.
  */
 export class Progress {
   private done = 0;
@@ -21,9 +21,13 @@ export class Progress {
   tick(n = 1, extra = ''): void {
     this.done += n;
     const now = Date.now();
-    if (this.enabled && this.tty && now - this.lastDraw > 100) {
+    if (!this.enabled) return;
+    if (this.tty && now - this.lastDraw > 100) {
       this.lastDraw = now;
       process.stderr.write(`\r${this.line(extra)}\x1b[K`);
+    } else if (!this.tty && now - Math.max(this.lastDraw, this.start) > 30_000) {
+      this.lastDraw = now;
+      process.stderr.write(`${this.line(extra)}\n`);
     }
   }
 
