@@ -109,8 +109,8 @@ async function encode(argv: string[]): Promise<void> {
       'allow-special': { type: 'boolean', default: false },
     },
   });
-  const tok = await Tokenizer.load(need(values.tokenizer, '--tokenizer'));
   if ((values.text === undefined) === (values.file === undefined)) throw new KolmError(`give exactly one of --text and --file\n\n${USAGE}`);
+  const tok = await Tokenizer.load(need(values.tokenizer, '--tokenizer'));
   const show = (ids: number[]): string => (values.json ? JSON.stringify({ ids }) : ids.join(' '));
   if (values.text !== undefined) {
     console.log(show(tok.encode(values.text, { allowSpecial: values['allow-special'] })));
@@ -132,12 +132,14 @@ async function decode(argv: string[]): Promise<void> {
     args: argv,
     options: { tokenizer: { type: 'string' }, ids: { type: 'string' }, 'skip-special': { type: 'boolean', default: false } },
   });
+  const ids = need(values.ids, '--ids')
+    .trim()
+    .split(/[\s,]+/)
+    .map((s) => {
+      if (!/^\d+$/.test(s)) throw new KolmError(`--ids must be non-negative integers separated by commas, got '${s}'`);
+      return Number(s);
+    });
   const tok = await Tokenizer.load(need(values.tokenizer, '--tokenizer'));
-  const raw = need(values.ids, '--ids').trim();
-  const ids = raw.split(/[\s,]+/).map((s) => {
-    if (!/^\d+$/.test(s)) throw new KolmError(`--ids must be non-negative integers separated by commas, got '${s}'`);
-    return Number(s);
-  });
   await write(tok.decode(ids, { skipSpecial: values['skip-special'] }) + '\n');
 }
 
