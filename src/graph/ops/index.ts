@@ -4,3 +4,4 @@ import './reduce.js';
 import './matmul.js';
 import './layout.js';
 import './softmax.js';
+import './dynamic.js';

@@ -1,0 +1,416 @@
+/**
+ * kolm model folders ↔ llama.cpp GGUF files (`llama` architecture).
+ *
+ * Export writes what llama.cpp's loader reads for a Llama model: the `llama.*` hyperparameters (explicit head_dim as
+ * key/value lengths, RoPE base and scaling), the byte-level BPE vocabulary as `tokenizer.ggml.model = "gpt2"` with
+ * `tokenizer.ggml.pre = "qwen2"` (the split kolm's pre-tokenizer implements), merges, special-token ids and the chat
+ * template; q/k rows permuted to llama.cpp's adjacent-pair rotary layout, no `output.weight` when embeddings are tied.
+ * Import reads such a file back into an HF folder (config.json, model.safetensors, tokenizer.json,
+ * tokenizer_config.json) that kolm loads.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { isHyperClovaX, validateConfig, type ModelConfig, type RopeScaling } from '../model/config.js';
+import { loadModelFolder, saveModelFolder, type Weights } from '../model/folder.js';
+import { paramSpecs } from '../model/params.js';
+import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenizerJsonText, type AddedToken } from '../tokenizer/hf-format.js';
+import { DEFAULT_CHAT_TEMPLATE } from '../tokenizer/chat-template.js';
+import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
+import { KolmError } from '../util/errors.js';
+import { readGguf, type GgufFile } from './gguf/reader.js';
+import { writeGguf, type GgufWriteTensor } from './gguf/writer.js';
+import { ggufToHfName, hfShapeToGguf, hfToGgufName, permuteForGguf, unpermuteFromGguf } from './gguf/names.js';
+import { QK8_0 } from './gguf/quant.js';
+import type { GgufValue, GgufWriteType } from './gguf/types.js';
+
+export type GgufExportType = 'f32' | 'f16' | 'q8_0';
+export const GGUF_EXPORT_TYPES: readonly GgufExportType[] = ['f32', 'f16', 'q8_0'];
+
+/** llama.cpp's llama_token_type (gguf-py TokenType). */
+export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
+
+/** llama_ftype values written as general.file_type. */
+const FILE_TYPE: Record<GgufExportType, number> = { f32: 0, f16: 1, q8_0: 7 };
+
+/** The pre-tokenizer name llama.cpp knows for the Qwen2 split pattern kolm tokenizers use. */
+export const GGUF_PRE_TOKENIZER = 'qwen2';
+
+/** Config fields only HyperCLOVAX defines; llama.cpp's `llama` architecture has no place for them. */
+const HYPERCLOVAX_FIELDS = ['use_post_norm', 'embedding_multiplier', 'attention_multiplier', 'residual_multiplier', 'logits_scaling'] as const;
+
+/**
+ * Throw a KolmError naming the field when `config` needs something llama.cpp's `llama` architecture cannot express:
+ * Peri-LN, μP multipliers, dynamic NTK RoPE scaling.
+ */
+export function assertLlamaExpressible(c: ModelConfig, source: string): void {
+  if (isHyperClovaX(c)) {
+    const neutral = (f: (typeof HYPERCLOVAX_FIELDS)[number]): boolean => {
+      const v = c[f];
+      if (v === undefined || v === false) return true;
+      if (f === 'attention_multiplier') return Math.abs((v as number) - 1 / Math.sqrt(c.head_dim)) <= 1e-12;
+      return v === 1;
+    };
+    const fields = HYPERCLOVAX_FIELDS.filter((f) => !neutral(f));
+    throw new KolmError(
+      `${source}: ${fields.map((f) => `${f} = ${JSON.stringify(c[f])}`).join(', ')} — HyperCLOVAX ${fields.includes('use_post_norm') ? 'Peri-LN' : 'μP'}` +
+        ` semantics that llama.cpp's 'llama' architecture cannot express; GGUF export needs a plain Llama config (export to ONNX instead)`,
+    );
+  }
+  if (c.rope_scaling?.rope_type === 'dynamic') {
+    throw new KolmError(`${source}: rope_scaling.rope_type = "dynamic" (dynamic NTK) has no llama.cpp equivalent; GGUF export supports linear and yarn`);
+  }
+}
+
+interface TokenizerFiles {
+  vocab: Map<string, number>;
+  merges: [string, string][];
+  added: AddedToken[];
+  chatTemplate: string;
+  bosToken: string;
+  eosToken: string;
+  padToken: string;
+}
+
+async function readTokenizerFiles(dir: string): Promise<TokenizerFiles> {
+  const jsonPath = join(dir, 'tokenizer.json');
+  const configPath = join(dir, 'tokenizer_config.json');
+  const text = await readFile(jsonPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new KolmError(`${jsonPath}: cannot read (${err.code ?? err.message}); GGUF export needs the model's tokenizer files`);
+  });
+  const file = parseTokenizerJson(text, jsonPath);
+  const configText = await readFile(configPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new KolmError(`${configPath}: cannot read (${err.code ?? err.message})`);
+  });
+  const config = configText === undefined ? {} : parseTokenizerConfig(configText, configPath);
+  return {
+    ...file,
+    chatTemplate: config.chatTemplate ?? DEFAULT_CHAT_TEMPLATE,
+    bosToken: config.bosToken ?? SPECIAL_TOKENS.endOfText,
+    eosToken: config.eosToken ?? SPECIAL_TOKENS.endOfText,
+    padToken: config.padToken ?? SPECIAL_TOKENS.pad,
+  };
+}
+
+/** Token strings and types by id for `n` ids; ids neither in the BPE vocabulary nor added become unused `[PADi]`. */
+function vocabularyTable(tok: TokenizerFiles, n: number, source: string): { tokens: string[]; types: number[] } {
+  const tokens = new Array<string | undefined>(n);
+  const types = new Array<number>(n).fill(TOKEN_TYPE.UNUSED);
+  for (const [token, id] of tok.vocab) {
+    if (id >= n) throw new KolmError(`${source}: tokenizer.json token ${JSON.stringify(token)} has id ${id}, beyond config.json vocab_size ${n}`);
+    tokens[id] = token;
+    types[id] = TOKEN_TYPE.NORMAL;
+  }
+  for (const t of tok.added) {
+    if (t.id >= n) throw new KolmError(`${source}: tokenizer.json added token ${JSON.stringify(t.content)} has id ${t.id}, beyond config.json vocab_size ${n}`);
+    tokens[t.id] = t.content;
+    types[t.id] = t.special ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
+  }
+  return { tokens: Array.from(tokens, (t, i) => t ?? `[PAD${i}]`), types };
+}
+
+const u32 = (value: number): GgufValue => ({ type: 'uint32', value });
+const f32 = (value: number): GgufValue => ({ type: 'float32', value });
+const str = (value: string): GgufValue => ({ type: 'string', value });
+
+function ropeScalingMetadata(s: RopeScaling | null): Array<[string, GgufValue]> {
+  if (!s) return [];
+  if (s.rope_type === 'linear') return [['llama.rope.scaling.type', str('linear')], ['llama.rope.scaling.factor', f32(s.factor)]];
+  if (s.rope_type === 'yarn') {
+    const out: Array<[string, GgufValue]> = [
+      ['llama.rope.scaling.type', str('yarn')],
+      ['llama.rope.scaling.factor', f32(s.factor)],
+      ['llama.rope.scaling.original_context_length', u32(s.original_max_position_embeddings)],
+    ];
+    if (s.beta_fast !== undefined) out.push(['llama.rope.scaling.yarn_beta_fast', f32(s.beta_fast)]);
+    if (s.beta_slow !== undefined) out.push(['llama.rope.scaling.yarn_beta_slow', f32(s.beta_slow)]);
+    // llama.cpp multiplies its own 0.1·ln(factor) + 1 by attn_factor; HF's attention_factor replaces that term.
+    if (s.attention_factor !== undefined) out.push(['llama.rope.scaling.attn_factor', f32(s.attention_factor / (0.1 * Math.log(s.factor) + 1))]);
+    return out;
+  }
+  throw new KolmError(`rope_scaling.rope_type = ${JSON.stringify(s.rope_type)} has no llama.cpp equivalent`);
+}
+
+/** Every metadata key of the exported file, in the order written. */
+export function ggufMetadata(c: ModelConfig, tok: TokenizerFiles, opts: { name: string; type: GgufExportType; source: string }): Array<[string, GgufValue]> {
+  const { tokens, types } = vocabularyTable(tok, c.vocab_size, opts.source);
+  const idOf = (token: string, what: string): number => {
+    const id = tok.added.find((t) => t.content === token)?.id ?? tok.vocab.get(token);
+    if (id === undefined) throw new KolmError(`${opts.source}: tokenizer_config.json ${what} ${JSON.stringify(token)} is not in the vocabulary`);
+    return id;
+  };
+  const md: Array<[string, GgufValue]> = [
+    ['general.architecture', str('llama')],
+    ['general.type', str('model')],
+    ['general.name', str(opts.name)],
+    ['general.file_type', u32(FILE_TYPE[opts.type])],
+    ['llama.vocab_size', u32(c.vocab_size)],
+    ['llama.context_length', u32(c.max_position_embeddings)],
+    ['llama.embedding_length', u32(c.hidden_size)],
+    ['llama.block_count', u32(c.num_hidden_layers)],
+    ['llama.feed_forward_length', u32(c.intermediate_size)],
+    ['llama.attention.head_count', u32(c.num_attention_heads)],
+    ['llama.attention.head_count_kv', u32(c.num_key_value_heads)],
+    ['llama.attention.key_length', u32(c.head_dim)],
+    ['llama.attention.value_length', u32(c.head_dim)],
+    ['llama.attention.layer_norm_rms_epsilon', f32(c.rms_norm_eps)],
+    ['llama.rope.freq_base', f32(c.rope_theta)],
+    ['llama.rope.dimension_count', u32(c.head_dim)],
+    ...ropeScalingMetadata(c.rope_scaling),
+    ['tokenizer.ggml.model', str('gpt2')],
+    ['tokenizer.ggml.pre', str(GGUF_PRE_TOKENIZER)],
+    ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],
+    ['tokenizer.ggml.token_type', { type: 'array', itemType: 'int32', value: types }],
+    ['tokenizer.ggml.merges', { type: 'array', itemType: 'string', value: tok.merges.map(([a, b]) => `${a} ${b}`) }],
+    ['tokenizer.ggml.bos_token_id', u32(idOf(tok.bosToken, 'bos_token'))],
+    ['tokenizer.ggml.eos_token_id', u32(idOf(tok.eosToken, 'eos_token'))],
+    ['tokenizer.ggml.padding_token_id', u32(idOf(tok.padToken, 'pad_token'))],
+  ];
+  // No eot_token_id: llama.cpp already ends generation at <|im_end|> and <|endoftext|> (end-of-generation tokens it
+  // recognises by name), and kolm's chat template closes every turn with <|im_end|> before <|endofturn|>/<|stop|>.
+  md.push(
+    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: false }],
+    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
+    ['tokenizer.chat_template', str(tok.chatTemplate)],
+  );
+  return md;
+}
+
+/** Storage type of one tensor: norms stay F32 (as llama.cpp's converter keeps 1-D tensors); Q8_0 needs rows of 32. */
+function tensorType(shape: readonly number[], type: GgufExportType): GgufWriteType {
+  if (shape.length < 2 || type === 'f32') return 'F32';
+  if (type === 'f16') return 'F16';
+  return shape[shape.length - 1]! % QK8_0 === 0 ? 'Q8_0' : 'F16';
+}
+
+export interface GgufExportOptions {
+  type?: GgufExportType;
+  /** general.name (default: the folder's name). */
+  name?: string;
+}
+
+export interface GgufExportSummary {
+  file: string;
+  type: GgufExportType;
+  tensors: number;
+  metadataKeys: number;
+  /** Tensors stored per ggml type. */
+  tensorTypes: Record<string, number>;
+}
+
+/** Write the model folder `modelDir` as a GGUF file llama.cpp loads (atomically: temp file + rename). */
+export async function exportGguf(modelDir: string, outFile: string, opts: GgufExportOptions = {}): Promise<GgufExportSummary> {
+  const type = opts.type ?? 'f16';
+  if (!GGUF_EXPORT_TYPES.includes(type)) throw new KolmError(`GGUF export: --type must be one of ${GGUF_EXPORT_TYPES.join(', ')}, got ${JSON.stringify(type)}`);
+  const source = join(modelDir, 'config.json');
+  const model = await loadModelFolder(modelDir);
+  const c = model.config;
+  assertLlamaExpressible(c, source);
+  const tok = await readTokenizerFiles(modelDir);
+  const metadata = ggufMetadata(c, tok, { name: opts.name ?? basename(resolve(modelDir)), type, source });
+  const tensors: GgufWriteTensor[] = paramSpecs(c).map((spec) => {
+    let dense = { shape: [...spec.shape], data: model.weights[spec.name]!.data };
+    if (spec.name.endsWith('.self_attn.q_proj.weight')) dense = permuteForGguf(dense, c.num_attention_heads);
+    else if (spec.name.endsWith('.self_attn.k_proj.weight')) dense = permuteForGguf(dense, c.num_key_value_heads);
+    return { name: hfToGgufName(spec.name), shape: hfShapeToGguf(dense.shape), type: tensorType(dense.shape, type), data: dense.data };
+  });
+  await writeGguf(outFile, { metadata, tensors });
+  const tensorTypes: Record<string, number> = {};
+  for (const t of tensors) tensorTypes[t.type] = (tensorTypes[t.type] ?? 0) + 1;
+  return { file: outFile, type, tensors: tensors.length, metadataKeys: metadata.length + (tensorTypes['Q8_0'] ? 1 : 0), tensorTypes };
+}
+
+// ---------------------------------------------------------------------------------------------------------- import
+
+/** The shortest decimal that is the same float32: 1e-5 comes back as 1e-5, not 0.000009999999747378752. */
+function float32Decimal(x: number): number {
+  for (let p = 1; p <= 9; p++) {
+    const v = Number(x.toPrecision(p));
+    if (Math.fround(v) === Math.fround(x)) return v;
+  }
+  return x;
+}
+
+function metadataReader(g: GgufFile) {
+  const where = g.path;
+  const get = (key: string) => g.metadata.get(key);
+  const fail = (key: string, why: string): never => {
+    throw new KolmError(`${where}: metadata "${key}" ${why}`);
+  };
+  const num = (key: string, fallback?: number): number => {
+    const v = get(key);
+    if (v === undefined) return fallback ?? fail(key, 'is missing');
+    if (v.type === 'uint64' || v.type === 'int64') return Number(v.value);
+    if (v.type === 'array' || v.type === 'string' || v.type === 'bool') return fail(key, `must be a number, is ${v.type}`);
+    return Number(v.value);
+  };
+  const int = (key: string, fallback?: number): number => {
+    const n = num(key, fallback);
+    if (!Number.isSafeInteger(n) || n < 0) fail(key, `must be a non-negative integer, is ${n}`);
+    return n;
+  };
+  const text = (key: string, fallback?: string): string => {
+    const v = get(key);
+    if (v === undefined) return fallback ?? fail(key, 'is missing');
+    if (v.type !== 'string') return fail(key, `must be a string, is ${v.type}`);
+    return v.value;
+  };
+  const strings = (key: string): string[] => {
+    const v = get(key);
+    if (v === undefined) return fail(key, 'is missing');
+    if (v.type !== 'array' || v.itemType !== 'string') return fail(key, 'must be an array of strings');
+    return v.value as string[];
+  };
+  const ints = (key: string): number[] | undefined => {
+    const v = get(key);
+    if (v === undefined) return undefined;
+    if (v.type !== 'array' || v.itemType === 'string' || v.itemType === 'bool') return fail(key, 'must be an array of integers');
+    return (v.value as (number | bigint)[]).map(Number);
+  };
+  return { get, num, int, text, strings, ints, fail };
+}
+
+function ropeScalingFromGguf(m: ReturnType<typeof metadataReader>): RopeScaling | null {
+  const type = m.text('llama.rope.scaling.type', 'none');
+  if (type === 'none') return null;
+  const factor = float32Decimal(m.num('llama.rope.scaling.factor'));
+  if (type === 'linear') return { rope_type: 'linear', factor };
+  if (type === 'yarn') {
+    const s: RopeScaling = { rope_type: 'yarn', factor, original_max_position_embeddings: m.int('llama.rope.scaling.original_context_length') };
+    if (m.get('llama.rope.scaling.yarn_beta_fast')) s.beta_fast = float32Decimal(m.num('llama.rope.scaling.yarn_beta_fast'));
+    if (m.get('llama.rope.scaling.yarn_beta_slow')) s.beta_slow = float32Decimal(m.num('llama.rope.scaling.yarn_beta_slow'));
+    if (m.get('llama.rope.scaling.attn_factor')) s.attention_factor = float32Decimal(m.num('llama.rope.scaling.attn_factor') * (0.1 * Math.log(factor) + 1));
+    return s;
+  }
+  return m.fail('llama.rope.scaling.type', `is ${JSON.stringify(type)}; kolm supports none, linear and yarn`);
+}
+
+export interface GgufImportSummary {
+  dir: string;
+  config: ModelConfig;
+  tensors: number;
+  /** ggml types found in the file, with counts (quantized ones were dequantized to float32). */
+  tensorTypes: Record<string, number>;
+}
+
+/** Rebuild an HF model folder (config, float32 safetensors, tokenizer files) from a llama-architecture GGUF file. */
+export async function importGguf(file: string, outDir: string): Promise<GgufImportSummary> {
+  const g = await readGguf(file);
+  const m = metadataReader(g);
+  const arch = m.text('general.architecture');
+  if (arch !== 'llama') m.fail('general.architecture', `is ${JSON.stringify(arch)}; kolm imports the 'llama' architecture`);
+  const tokModel = m.text('tokenizer.ggml.model');
+  if (tokModel !== 'gpt2') m.fail('tokenizer.ggml.model', `is ${JSON.stringify(tokModel)}; kolm's tokenizer is byte-level BPE ("gpt2")`);
+  const pre = m.text('tokenizer.ggml.pre', 'default');
+  if (pre !== GGUF_PRE_TOKENIZER) m.fail('tokenizer.ggml.pre', `is ${JSON.stringify(pre)}; kolm's tokenizer splits text as "${GGUF_PRE_TOKENIZER}" does`);
+
+  const tokens = m.strings('tokenizer.ggml.tokens');
+  const types = m.ints('tokenizer.ggml.token_type') ?? tokens.map(() => TOKEN_TYPE.NORMAL);
+  if (types.length !== tokens.length) m.fail('tokenizer.ggml.token_type', `has ${types.length} entries for ${tokens.length} tokens`);
+  const hidden = m.int('llama.embedding_length');
+  const heads = m.int('llama.attention.head_count');
+  const headDim = m.int('llama.attention.key_length', heads > 0 ? hidden / heads : 0);
+  const valueLength = m.int('llama.attention.value_length', headDim);
+  if (valueLength !== headDim) m.fail('llama.attention.value_length', `is ${valueLength}, but key_length is ${headDim}; kolm needs equal key and value head sizes`);
+  const ropeDims = m.int('llama.rope.dimension_count', headDim);
+  if (ropeDims !== headDim) m.fail('llama.rope.dimension_count', `is ${ropeDims}; kolm rotates the whole head (${headDim})`);
+  const tied = !g.tensors.some((t) => t.name === 'output.weight');
+  const tokenId = (key: string): number | undefined => {
+    if (!m.get(key)) return undefined;
+    const id = m.int(key);
+    if (id >= tokens.length) m.fail(key, `is ${id}, beyond the ${tokens.length} tokens`);
+    return id;
+  };
+  const bos = tokenId('tokenizer.ggml.bos_token_id');
+  const eos = tokenId('tokenizer.ggml.eos_token_id');
+  const pad = tokenId('tokenizer.ggml.padding_token_id');
+  const source = `${file} (as config.json)`;
+  const config = validateConfig(
+    {
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      vocab_size: m.int('llama.vocab_size', tokens.length),
+      hidden_size: hidden,
+      intermediate_size: m.int('llama.feed_forward_length'),
+      num_hidden_layers: m.int('llama.block_count'),
+      num_attention_heads: heads,
+      num_key_value_heads: m.int('llama.attention.head_count_kv', heads),
+      head_dim: headDim,
+      max_position_embeddings: m.int('llama.context_length'),
+      rms_norm_eps: float32Decimal(m.num('llama.attention.layer_norm_rms_epsilon')),
+      rope_theta: float32Decimal(m.num('llama.rope.freq_base', 10000)),
+      rope_scaling: ropeScalingFromGguf(m),
+      tie_word_embeddings: tied,
+      hidden_act: 'silu',
+      attention_bias: false,
+      mlp_bias: false,
+      initializer_range: 0.02,
+      bos_token_id: bos ?? null,
+      eos_token_id: eos ?? null,
+      pad_token_id: pad ?? null,
+      torch_dtype: 'float32',
+    },
+    source,
+  );
+  if (config.vocab_size !== tokens.length) m.fail('llama.vocab_size', `is ${config.vocab_size}, but tokenizer.ggml.tokens has ${tokens.length}`);
+
+  // Weights: every parameter the config implies, from its GGUF tensor; q/k rows back to HF's rotate-half order.
+  const specs = paramSpecs(config);
+  const expected = new Map(specs.map((s) => [hfToGgufName(s.name), s]));
+  for (const t of g.tensors) {
+    if (!expected.has(t.name)) {
+      let hf: string;
+      try {
+        hf = ggufToHfName(t.name);
+      } catch {
+        throw new KolmError(`${file}: tensor "${t.name}" has no place in a kolm Llama model`);
+      }
+      throw new KolmError(`${file}: tensor "${t.name}" (${hf}) is not implied by the metadata (layers, tied embeddings)`);
+    }
+  }
+  const weights: Weights = {};
+  const tensorTypes: Record<string, number> = {};
+  for (const [ggufName, spec] of expected) {
+    const info = g.tensors.find((t) => t.name === ggufName);
+    if (!info) throw new KolmError(`${file}: tensor "${ggufName}" (${spec.name}) is missing`);
+    const hfShape = [...info.shape].reverse();
+    if (hfShape.join('x') !== spec.shape.join('x')) {
+      throw new KolmError(`${file}: tensor "${ggufName}" has HF shape [${hfShape}], the metadata implies [${spec.shape}]`);
+    }
+    tensorTypes[info.type] = (tensorTypes[info.type] ?? 0) + 1;
+    let dense = { shape: hfShape, data: await g.readTensor(ggufName) };
+    if (spec.name.endsWith('.self_attn.q_proj.weight')) dense = unpermuteFromGguf(dense, config.num_attention_heads);
+    else if (spec.name.endsWith('.self_attn.k_proj.weight')) dense = unpermuteFromGguf(dense, config.num_key_value_heads);
+    weights[spec.name] = dense;
+  }
+
+  // Tokenizer: BPE tokens are the normal ones; control tokens are special added tokens, user-defined ones plain added.
+  const vocab = new Map<string, number>();
+  const added: AddedToken[] = [];
+  tokens.forEach((token, id) => {
+    const type = types[id]!;
+    if (type === TOKEN_TYPE.NORMAL || type === TOKEN_TYPE.BYTE) vocab.set(token, id);
+    else if (type === TOKEN_TYPE.CONTROL || type === TOKEN_TYPE.UNKNOWN) added.push({ id, content: token, special: true });
+    else if (type === TOKEN_TYPE.USER_DEFINED) added.push({ id, content: token, special: false });
+  });
+  const mergeStrings = m.get('tokenizer.ggml.merges') ? m.strings('tokenizer.ggml.merges') : [];
+  const merges = mergeStrings.map((s, i): [string, string] => {
+    const at = s.indexOf(' ', 1);
+    if (at < 0 || at === s.length - 1) m.fail(`tokenizer.ggml.merges[${i}]`, `is ${JSON.stringify(s)}; expected "left right"`);
+    return [s.slice(0, at), s.slice(at + 1)];
+  });
+  const nameOf = (id: number | undefined, fallback: string) => (id === undefined ? fallback : tokens[id]!);
+  const tokenizerConfig = {
+    chatTemplate: m.text('tokenizer.chat_template', DEFAULT_CHAT_TEMPLATE),
+    bosToken: nameOf(bos, SPECIAL_TOKENS.endOfText),
+    eosToken: nameOf(eos, SPECIAL_TOKENS.endOfText),
+    padToken: nameOf(pad, SPECIAL_TOKENS.pad),
+  };
+  await saveModelFolder(outDir, config, weights, {
+    extraFiles: {
+      'tokenizer.json': tokenizerJsonText(vocab, merges, added),
+      'tokenizer_config.json': tokenizerConfigText(added, tokenizerConfig),
+    },
+  });
+  return { dir: outDir, config, tensors: expected.size, tensorTypes };
+}

@@ -1,0 +1,123 @@
+/**
+ * Ops over run-time lengths, for graphs whose sequence and cache lengths are symbolic (an exported decoder that takes
+ * `past_key_values` of any length): `arange` (0..n-1 along a tensor's axis), `dimSize` (that length as an int64
+ * scalar) and `concatDynamic` (concatenation along an axis whose length is only known at run time).
+ */
+import { ndarray, stridesOf, type NDArray } from '../ndarray.js';
+import { defineOp } from '../registry.js';
+import { formatShape, normalizeAxis, type Dim } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import type { OnnxBuilder } from '../onnx/builder.js';
+import { forEachIndex } from './util.js';
+
+/** ONNX: the length of `input`'s axis as a 0-d int64 tensor (Shape → Gather with a scalar index). */
+function lengthOf(b: OnnxBuilder, input: string, axis: number, output?: string): string {
+  const shape = b.tmp('shape');
+  b.node('Shape', [input], [shape]);
+  const index = b.initializer(b.tmp('axis'), ndarray('int64', [], [axis]));
+  const out = output ?? b.tmp('len');
+  b.node('Gather', [shape, index], [out], { axis: 0 });
+  return out;
+}
+
+const noGradient = (node: Tensor) => node.inputs.map(() => null);
+
+/** int64 [n] = 0, 1, …, n-1 where n = like.shape[axis] (static or symbolic); no gradient. */
+defineOp({
+  name: 'arange',
+  infer: ([like], attrs) => {
+    const axis = normalizeAxis(attrs['axis'] as number, like!.rank);
+    return { shape: [like!.shape[axis]!], dtype: 'int64' };
+  },
+  evaluate: ([like], attrs) => {
+    const n = like!.shape[normalizeAxis(attrs['axis'] as number, like!.shape.length)]!;
+    return ndarray('int64', [n], Array.from({ length: n }, (_, i) => i));
+  },
+  grad: noGradient,
+  onnx: (b, node, [like], out) => {
+    const axis = normalizeAxis(node.attrs['axis'] as number, node.inputs[0]!.rank);
+    const zero = b.initializer(b.tmp('zero'), ndarray('int64', [], [0]));
+    const one = b.initializer(b.tmp('one'), ndarray('int64', [], [1]));
+    b.node('Range', [zero, lengthOf(b, like!, axis), one], [out]);
+  },
+});
+
+/** int64 scalar: the length of like's axis at run time; no gradient. */
+defineOp({
+  name: 'dimSize',
+  infer: ([like], attrs) => {
+    normalizeAxis(attrs['axis'] as number, like!.rank);
+    return { shape: [], dtype: 'int64' };
+  },
+  evaluate: ([like], attrs) => ndarray('int64', [], [like!.shape[normalizeAxis(attrs['axis'] as number, like!.shape.length)]!]),
+  grad: noGradient,
+  onnx: (b, node, [like], out) => {
+    lengthOf(b, like!, normalizeAxis(node.attrs['axis'] as number, node.inputs[0]!.rank), out);
+  },
+});
+
+/**
+ * Concatenation along an axis where at least one input's length is symbolic (a KV cache of any length followed by
+ * the new tokens). The output length along the axis is a new symbolic dim, named by `dim`, which callers bind to
+ * another input's dim of the same run-time length (e.g. the attention mask's total length), so the graph stays
+ * consistent symbolically. Inference only: it defines no gradient (that would need run-time slice offsets), so
+ * `grad` through it fails with an error naming the op and the line that built it.
+ */
+defineOp({
+  name: 'concatDynamic',
+  infer: (inputs, attrs) => {
+    if (inputs.length < 2) throw new Error('needs at least two inputs');
+    const first = inputs[0]!;
+    const axis = normalizeAxis(attrs['axis'] as number, first.rank);
+    const dim = attrs['dim'];
+    if (typeof dim !== 'string' || dim === '') throw new Error(`attribute 'dim' must name the output's symbolic length along axis ${axis}`);
+    for (const t of inputs) {
+      if (t.rank !== first.rank || t.dtype !== first.dtype || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
+        throw new Error(`inputs must agree except along axis ${axis}: ${inputs.map((x) => `${formatShape(x.shape)}:${x.dtype}`).join(' vs ')}`);
+      }
+    }
+    if (inputs.every((t) => typeof t.shape[axis] === 'number')) {
+      throw new Error(`every input has a static length along axis ${axis}; use concat`);
+    }
+    const shape: Dim[] = [...first.shape];
+    shape[axis] = dim;
+    return { shape, dtype: first.dtype };
+  },
+  evaluate: (inputs, attrs, shape) => concatValues(inputs, normalizeAxis(attrs['axis'] as number, shape.length), shape),
+  onnx: (b, node, ins, out) => b.node('Concat', ins, [out], { axis: normalizeAxis(node.attrs['axis'] as number, node.rank) }),
+});
+
+function concatValues(inputs: readonly NDArray[], axis: number, shape: readonly number[]): NDArray {
+  const total = inputs.reduce((n, x) => n + x.shape[axis]!, 0);
+  if (total !== shape[axis]) {
+    throw new Error(`concatDynamic: inputs add up to ${total} along axis ${axis}, but the output dim is bound to ${shape[axis]}`);
+  }
+  const outStrides = stridesOf(shape);
+  const out = ndarray(inputs[0]!.dtype, shape);
+  let offset = 0;
+  for (const x of inputs) {
+    forEachIndex(x.shape, (index, flat) => {
+      let o = offset * outStrides[axis]!;
+      for (let i = 0; i < index.length; i++) o += index[i]! * outStrides[i]!;
+      out.data[o] = x.data[flat]!;
+    });
+    offset += x.shape[axis]!;
+  }
+  return out;
+}
+
+/** 0..n-1 along `x`'s axis (int64 [n]). */
+export function arange(x: Tensor, axis: number): Tensor {
+  return x.graph.apply('arange', [x], { axis });
+}
+
+/** `x`'s run-time length along `axis` as an int64 scalar. */
+export function dimSize(x: Tensor, axis: number): Tensor {
+  return x.graph.apply('dimSize', [x], { axis });
+}
+
+/** Concatenate along an axis of run-time length; the result's length along it is the symbolic dim `dim`. */
+export function concatDynamic(tensors: readonly Tensor[], axis: number, dim: string): Tensor {
+  if (tensors.length === 0) throw new Error('concatDynamic: no inputs');
+  return tensors[0]!.graph.apply('concatDynamic', tensors, { axis, dim });
+}
