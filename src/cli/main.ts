@@ -13,6 +13,8 @@ const commands: Record<string, Command> = {
   generate: { summary: 'complete a prompt with a model folder (streaming, or --json)', load: () => import('./generate.js') },
   chat: { summary: 'chat with a model in the terminal (streaming, history, /reset, Ctrl-C stops an answer)', load: () => import('./chat.js') },
   data: { summary: 'build a clean, deduplicated, mixed, tokenized corpus', load: () => import('./data.js') },
+  export: { summary: 'export a model folder: gguf (llama.cpp) | onnx (transformers.js)', load: () => import('./export.js') },
+  import: { summary: 'import a GGUF file as a model folder', load: async () => ({ run: (await import('./export.js')).runImport }) },
   bench: { summary: 'benchmarks against peers measured in the same run: engine | train | tokenizer | data', load: () => import('./bench.js') },
 };
 
