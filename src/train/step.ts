@@ -9,6 +9,8 @@ export interface TrainModel {
   graph: Graph;
   loss: Tensor;
   params: TrainableParam[];
+  /** Extra scalar outputs reported with each step (accuracy, KL, clip fraction…), averaged over micro-batches. */
+  metrics?: Record<string, Tensor>;
 }
 
 export interface TrainStepSpec {
@@ -25,6 +27,8 @@ export interface StepResult {
   gradNorm: number;
   /** True when the loss or gradients were not finite and the update was not applied. */
   skipped: boolean;
+  /** The model's extra scalar metrics (see TrainModel.metrics), averaged over the step's micro-batches. */
+  metrics: Record<string, number>;
 }
 
 /** Float32 parameter values and AdamW moments, by parameter name: what a checkpoint stores. */
@@ -36,6 +40,7 @@ export interface OptimizerState {
 }
 
 const accName = (p: string) => `${p}.grad_acc`;
+const metricName = (m: string) => `metric.${m}`;
 
 /**
  * One optimizer step — forward, loss, backward, clipping, AdamW — compiled into a single ONNX Runtime graph.
@@ -53,6 +58,7 @@ export class TrainStep {
     private readonly beta2: number,
     private state: Record<string, ort.Tensor>,
     public step: number,
+    private readonly metricKeys: string[] = [],
   ) {}
 
   static async create(spec: TrainStepSpec, initial: OptimizerState): Promise<TrainStep> {
@@ -66,6 +72,8 @@ export class TrainStep {
     const total = n === 1 ? grads : grads.map((g, i) => g.add(model.graph.input(accName(model.params[i]!.name), g.shape)).mul(1 / n));
     const adam = buildAdamW(model.graph, model.params, total, { ...spec.optimizer, beta1, beta2 });
     const outputs: Record<string, Tensor> = { loss: model.loss, grad_norm: adam.gradNorm };
+    const metricKeys = Object.keys(model.metrics ?? {});
+    for (const k of metricKeys) outputs[metricName(k)] = model.metrics![k]!;
     for (const s of adam.states) {
       const names = stateNames(s.name);
       outputs[names.next] = s.nextParam;
@@ -79,6 +87,7 @@ export class TrainStep {
       const micro = spec.build();
       const microGrads = grad(micro.loss, micro.params.map((p) => p.tensor));
       const accOutputs: Record<string, Tensor> = { loss: micro.loss };
+      for (const k of metricKeys) accOutputs[metricName(k)] = micro.metrics![k]!;
       micro.params.forEach((p, i) => (accOutputs[`next.${accName(p.name)}`] = microGrads[i]!.add(micro.graph.input(accName(p.name), p.tensor.shape))));
       accumulate = await Session.create(accOutputs, { graphName: 'accumulate_step', ...spec.session });
     }
@@ -95,13 +104,17 @@ export class TrainStep {
       state[names.m] = initial.exp_avg?.[p.name] ? toOrt(initial.exp_avg[p.name]!, 'float32') : zeros(value.shape);
       state[names.v] = initial.exp_avg_sq?.[p.name] ? toOrt(initial.exp_avg_sq[p.name]!, 'float32') : zeros(value.shape);
     }
-    return new TrainStep(update, accumulate, model.params.map((p) => p.name), n, beta1, beta2, state, initial.step);
+    return new TrainStep(update, accumulate, model.params.map((p) => p.name), n, beta1, beta2, state, initial.step, metricKeys);
   }
 
   /** One optimizer step over `accumulation` micro-batches. A non-finite loss or gradient leaves the state as it was. */
   async run(microBatches: readonly Record<string, FeedValue>[], lr: number): Promise<StepResult> {
     if (microBatches.length !== this.accumulation) throw new KolmError(`TrainStep.run: expected ${this.accumulation} micro-batches, got ${microBatches.length}`);
     let lossSum = 0;
+    const metricSums: Record<string, number> = Object.fromEntries(this.metricKeys.map((k) => [k, 0]));
+    const addMetrics = (out: Record<string, ort.Tensor>) => {
+      for (const k of this.metricKeys) metricSums[k]! += (out[metricName(k)]!.data as Float32Array)[0]!;
+    };
     let acc: Record<string, ort.Tensor> = {};
     if (this.accumulate) {
       for (const name of this.names) acc[accName(name)] = new ort.Tensor('float32', new Float32Array(this.state[name]!.size), this.state[name]!.dims);
@@ -110,6 +123,7 @@ export class TrainStep {
         for (const name of this.names) feeds[name] = this.state[name]!;
         const out = await this.accumulate.run(feeds);
         lossSum += (out['loss']!.data as Float32Array)[0]!;
+        addMetrics(out);
         acc = Object.fromEntries(this.names.map((n) => [accName(n), out[`next.${accName(n)}`]!]));
       }
     }
@@ -124,7 +138,9 @@ export class TrainStep {
     });
     const loss = (lossSum + (out['loss']!.data as Float32Array)[0]!) / this.accumulation;
     const gradNorm = (out['grad_norm']!.data as Float32Array)[0]!;
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return { loss, gradNorm, skipped: true };
+    addMetrics(out);
+    const metrics = Object.fromEntries(this.metricKeys.map((k) => [k, metricSums[k]! / this.accumulation]));
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return { loss, gradNorm, skipped: true, metrics };
     this.step = step;
     for (const name of this.names) {
       const names = stateNames(name);
@@ -132,7 +148,7 @@ export class TrainStep {
       this.state[names.m] = out[`next.${names.m}`]!;
       this.state[names.v] = out[`next.${names.v}`]!;
     }
-    return { loss, gradNorm, skipped: false };
+    return { loss, gradNorm, skipped: false, metrics };
   }
 
   /** Current parameters as ORT tensors, to feed other graphs (validation) without copies. */

@@ -1,0 +1,91 @@
+/** Helpers shared by the alignment trainers: loading a chat model folder, saving policies, options, summaries. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelConfig } from '../model/config.js';
+import { loadModelFolder, saveModelFolder, type Weights } from '../model/folder.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { KolmError } from '../util/errors.js';
+import { END_OF_TURN_TOKENS } from './chat-data.js';
+import { saveCheckpoint } from './checkpoint.js';
+import type { LoopRecord } from './align-loop.js';
+import type { Schedule } from './schedule.js';
+import type { OptimizerState } from './step.js';
+
+export interface ChatModel {
+  dir: string;
+  config: ModelConfig;
+  weights: Record<string, { shape: readonly number[]; data: Float32Array }>;
+  tokenizer: Tokenizer;
+  /** Id used to fill rows after the last sequence. */
+  padId: number;
+}
+
+/** A causal-LM folder with its tokenizer; the tokenizer's vocabulary must fit the model's. */
+export async function loadChatModel(dir: string): Promise<ChatModel> {
+  if (!existsSync(join(dir, 'tokenizer.json'))) throw new KolmError(`${join(dir, 'tokenizer.json')}: not found — alignment needs the model folder's tokenizer and chat template`);
+  const [model, tokenizer] = await Promise.all([loadModelFolder(dir), Tokenizer.load(dir)]);
+  if (tokenizer.vocabSize > model.config.vocab_size) {
+    throw new KolmError(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but config.json vocab_size is ${model.config.vocab_size}`);
+  }
+  const padId = tokenizer.tokenId(tokenizer.config.padToken) ?? model.config.pad_token_id ?? 0;
+  return { dir, config: model.config, weights: model.weights as ChatModel['weights'], tokenizer, padId };
+}
+
+/** Token ids that end an assistant turn, for stopping generation and for generation_config.json. */
+export function endTokenIds(tok: Tokenizer, config: ModelConfig): number[] {
+  const ids = new Set<number>();
+  for (const t of END_OF_TURN_TOKENS) {
+    const id = tok.tokenId(t);
+    if (id !== undefined) ids.add(id);
+  }
+  for (const id of [config.eos_token_id].flat()) if (typeof id === 'number') ids.add(id);
+  return [...ids];
+}
+
+/** Save a causal-LM policy as an HF folder with the tokenizer of `from` and end-of-turn ids as EOS for generation. */
+export async function savePolicy(dir: string, m: ChatModel, params: Weights, extraFiles: Record<string, string> = {}): Promise<void> {
+  const config = { ...m.config, pad_token_id: m.padId };
+  await saveModelFolder(dir, config, params, {
+    tokenizerDir: m.dir,
+    generationConfig: { eos_token_id: endTokenIds(m.tokenizer, m.config), pad_token_id: m.padId },
+    extraFiles,
+  });
+}
+
+/** Checkpoint writer for a causal-LM policy (HF folder + optimizer moments + trainer state). */
+export function policyCheckpoint(m: ChatModel, run: Record<string, unknown>) {
+  return (dir: string, snapshot: Required<OptimizerState>, history: LoopRecord[]) =>
+    saveCheckpoint(dir, { ...m.config, pad_token_id: m.padId }, snapshot, { step: snapshot.step, tokens_seen: history.at(-1)?.tokens ?? 0, data: null, run, history: history.map((h) => ({ step: h.step, loss: h.loss })) }, m.dir);
+}
+
+export interface OptimOptions {
+  lr?: number;
+  warmup?: number;
+  decay?: Schedule['decay'];
+  minLrRatio?: number;
+  weightDecay?: number;
+  clip?: number;
+}
+
+export function scheduleFor(o: OptimOptions, steps: number, defaultLr: number): Schedule {
+  return { lr: o.lr ?? defaultLr, warmup: o.warmup ?? Math.min(50, Math.ceil(steps / 10)), total: steps, decay: o.decay ?? 'cosine', minRatio: o.minLrRatio ?? 0.1 };
+}
+
+export function positiveInt(name: string, v: number | undefined, dflt: number): number {
+  const n = v ?? dflt;
+  if (!Number.isInteger(n) || n < 1) throw new KolmError(`${name} must be a positive integer, got ${v}`);
+  return n;
+}
+
+/** Write `OUT/summary.json` atomically. */
+export async function writeSummary(out: string, summary: Record<string, unknown>): Promise<void> {
+  await writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+}
+
+/** Run `fn` over `items` in chunks of `size` (the last chunk may be short). */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

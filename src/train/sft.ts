@@ -1,0 +1,184 @@
+/**
+ * Supervised fine-tuning on chats: loss on assistant turns only (content + end-of-turn tokens), conversations
+ * packed into rows under a token budget with block-diagonal attention and per-conversation positions, the
+ * whole-step ORT trainer, held-out loss, checkpoints and a final HF folder with the tokenizer.
+ */
+import { crossEntropy } from '../graph/nn.js';
+import type { ModelConfig } from '../model/config.js';
+import { Session, type FeedValue } from '../runtime/session.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { KolmError } from '../util/errors.js';
+import { loadChatModel, positiveInt, policyCheckpoint, savePolicy, scheduleFor, writeSummary, type OptimOptions } from './align-common.js';
+import { forward, startGraph, tokenLogProbs, validMask } from './align-graphs.js';
+import { trainLoop, type LoopRecord } from './align-loop.js';
+import { encodeChat, nextTokenLabels, readChatFile, type ChatExample } from './chat-data.js';
+import { buildBatch, planBatches, type TokenSequence } from './packing.js';
+import { TrainStep, type TrainModel } from './step.js';
+import { join } from 'node:path';
+
+export interface SftGraph extends TrainModel {
+  /** log p of each trained label, [B, T] (0 elsewhere). */
+  tokenLogps: ReturnType<typeof tokenLogProbs>;
+}
+
+/** Next-token cross-entropy over the trained labels of a packed batch. */
+export function buildSftGraph(c: ModelConfig, batch: number, seq: number): SftGraph {
+  const { graph, net, inputs } = startGraph('sft', c, batch, seq);
+  const { logits } = forward(c, net, inputs);
+  const tokenLogps = tokenLogProbs(logits, inputs.labels);
+  return { graph, loss: crossEntropy(logits, inputs.labels), params: net.params, tokenLogps, metrics: { tokens: validMask(inputs.labels).sum() } };
+}
+
+export interface EncodedSet {
+  sequences: TokenSequence[];
+  truncated: number;
+  dropped: number;
+  targets: number;
+}
+
+/** Tokenize chats into labelled sequences of at most `seq` tokens (longer ones are cut; ones left with no target are dropped). */
+export function encodeChats(tok: Tokenizer, examples: readonly ChatExample[], seq: number): EncodedSet {
+  const out: EncodedSet = { sequences: [], truncated: 0, dropped: 0, targets: 0 };
+  for (const ex of examples) {
+    const e = encodeChat(tok, ex.messages, { where: ex.where });
+    let ids = e.ids;
+    let labels = nextTokenLabels(e.ids, e.targets);
+    if (ids.length > seq) {
+      out.truncated++;
+      ids = ids.slice(0, seq);
+      labels = labels.slice(0, seq);
+      labels[seq - 1] = -100;
+    }
+    const n = labels.filter((l) => l !== -100).length;
+    if (n === 0) {
+      out.dropped++;
+      continue;
+    }
+    out.targets += n;
+    out.sequences.push({ ids, labels });
+  }
+  return out;
+}
+
+export interface SftOptions extends OptimOptions {
+  /** Starting model folder (weights, config, tokenizer with chat template). */
+  model: string;
+  /** Chat JSONL files (`messages` or prompt/completion records). */
+  data: string[];
+  /** Held-out chat JSONL for validation loss. */
+  valid?: string;
+  out: string;
+  /** Optimizer steps; default: `epochs` passes over the data. */
+  steps?: number;
+  epochs?: number;
+  /** Rows per micro-batch (B) and row length (T): the token budget of a micro-batch is B × T. */
+  batch?: number;
+  seq?: number;
+  accumulation?: number;
+  /** Pack several conversations per row (default true); false = one per row, grouped by length. */
+  pack?: boolean;
+  seed?: number;
+  threads?: number;
+  evalEvery?: number;
+  saveEvery?: number;
+  onNonFinite?: 'skip' | 'stop';
+  quiet?: boolean;
+  onStep?: (r: LoopRecord) => void;
+}
+
+export interface SftResult {
+  modelDir: string;
+  history: LoopRecord[];
+  summary: Record<string, unknown>;
+}
+
+export async function sft(o: SftOptions): Promise<SftResult> {
+  const m = await loadChatModel(o.model);
+  const B = positiveInt('batch', o.batch, 8);
+  const T = positiveInt('seq', o.seq, Math.min(512, m.config.max_position_embeddings));
+  if (T > m.config.max_position_embeddings) throw new KolmError(`--seq ${T} exceeds the model's max_position_embeddings ${m.config.max_position_embeddings}`);
+  const accumulation = positiveInt('accumulation', o.accumulation, 1);
+  const seed = o.seed ?? 0;
+  const examples = (await Promise.all(o.data.map((f) => readChatFile(f)))).flat();
+  const train = encodeChats(m.tokenizer, examples, T);
+  if (!train.sequences.length) throw new KolmError(`${o.data.join(', ')}: no conversation has an assistant token to train on`);
+  const lengths = train.sequences.map((s) => s.ids.length);
+  const plan = (epoch: number) => planBatches(lengths, { seq: T, rows: B, seed: seed + epoch, pack: o.pack ?? true });
+  const first = plan(0);
+  const batchesPerEpoch = first.batches.length;
+  const steps = o.steps ?? Math.max(1, Math.ceil(((o.epochs ?? 1) * batchesPerEpoch) / accumulation));
+  if (!o.quiet) {
+    console.error(`sft: ${examples.length} conversations (${train.truncated} cut to ${T} tokens, ${train.dropped} dropped), ${train.targets} target tokens; ` +
+      `${batchesPerEpoch} batches of ${B}×${T} per epoch (${(first.fill * 100).toFixed(0)}% filled); ${steps} steps`);
+  }
+
+  let epoch = 0;
+  let current = first;
+  let cursor = 0;
+  const nextBatch = (): { feeds: Record<string, FeedValue>; tokens: number } => {
+    if (cursor >= current.batches.length) {
+      current = plan(++epoch);
+      cursor = 0;
+    }
+    const rows = current.batches[cursor++]!.map((row) => row.map((i) => train.sequences[i]!));
+    const { rows: _layout, ...feeds } = buildBatch(m.config, rows, T, m.padId);
+    const tokens = rows.flat().reduce((n, s) => n + s.labels.filter((l) => l !== -100).length, 0);
+    return { feeds, tokens };
+  };
+
+  const trainer = await TrainStep.create(
+    { build: () => buildSftGraph(m.config, B, T), accumulation, optimizer: { weightDecay: o.weightDecay ?? 0, maxGradNorm: o.clip ?? 1 }, session: { threads: o.threads } },
+    { step: 0, params: m.weights },
+  );
+
+  let evaluate: (() => Promise<Record<string, number>>) | undefined;
+  let validCount = 0;
+  if (o.valid) {
+    const valid = encodeChats(m.tokenizer, await readChatFile(o.valid), T);
+    validCount = valid.sequences.length;
+    const g = buildSftGraph(m.config, B, T);
+    const session = await Session.create({ nll: g.tokenLogps.sum().neg(), tokens: g.metrics!['tokens']! }, { graphName: 'sft_eval', threads: o.threads });
+    const vplan = planBatches(valid.sequences.map((s) => s.ids.length), { seq: T, rows: B, seed: 0, pack: o.pack ?? true });
+    evaluate = async () => {
+      let nll = 0;
+      let tokens = 0;
+      for (const batch of vplan.batches) {
+        const { rows: _r, ...feeds } = buildBatch(m.config, batch.map((row) => row.map((i) => valid.sequences[i]!)), T, m.padId);
+        const out = await session.run({ ...feeds, ...trainer.parameterFeeds() });
+        nll += (out['nll']!.data as Float32Array)[0]!;
+        tokens += (out['tokens']!.data as Float32Array)[0]!;
+      }
+      return { loss: nll / Math.max(tokens, 1) };
+    };
+  }
+
+  const run = { batch: B, seq: T, accumulation, seed, data: o.data };
+  const history = await trainLoop({
+    name: 'sft',
+    out: o.out,
+    trainer,
+    steps,
+    schedule: scheduleFor(o, steps, 3e-4),
+    nextStep: () => {
+      const parts = Array.from({ length: accumulation }, nextBatch);
+      return { batches: parts.map((p) => p.feeds), tokens: parts.reduce((n, p) => n + p.tokens, 0) };
+    },
+    evaluate,
+    evalEvery: o.evalEvery,
+    saveEvery: o.saveEvery,
+    checkpoint: policyCheckpoint(m, run),
+    onNonFinite: o.onNonFinite,
+    quiet: o.quiet,
+    onStep: o.onStep,
+  });
+  const modelDir = join(o.out, 'model');
+  const summary = {
+    command: 'sft', model: o.model, data: o.data, valid: o.valid ?? null, conversations: examples.length, valid_conversations: validCount,
+    truncated: train.truncated, dropped: train.dropped, target_tokens: train.targets, steps, batch: B, seq: T, accumulation, fill: first.fill,
+    first_loss: history.find((h) => Number.isFinite(h.loss))?.loss ?? null, last_loss: history.at(-1)?.loss ?? null,
+    val_loss_before: history[0]?.['val_loss'] ?? null, val_loss_after: history.at(-1)?.['val_loss'] ?? null,
+  };
+  await savePolicy(modelDir, m, trainer.snapshot().params);
+  await writeSummary(o.out, summary);
+  return { modelDir, history, summary };
+}
