@@ -140,7 +140,7 @@ export interface TokenizerConfig {
   padToken?: string;
 }
 
-export function tokenizerConfigText(added: readonly AddedToken[], config: Required<TokenizerConfig>, modelMaxLength?: number): string {
+export function tokenizerConfigText(added: readonly AddedToken[], config: Required<TokenizerConfig>): string {
   const json = {
     tokenizer_class: 'PreTrainedTokenizerFast',
     bos_token: config.bosToken,
@@ -150,7 +150,6 @@ export function tokenizerConfigText(added: readonly AddedToken[], config: Requir
     add_bos_token: false,
     add_eos_token: false,
     clean_up_tokenization_spaces: false,
-    ...(modelMaxLength ? { model_max_length: modelMaxLength } : {}),
     added_tokens_decoder: Object.fromEntries(
       added.map((t) => [String(t.id), { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: t.special }]),
     ),

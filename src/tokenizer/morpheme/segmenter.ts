@@ -1,21 +1,21 @@
 /**
  * A Korean morpheme segmenter derived from hunspell-ko: a word (어절) is cut once, between its stem and the chain of
  * particles (조사) / endings (어미) after it, found by undoing hunspell's suffix rules (including twofold ones, where a
- * particle follows an ending) until a dictionary lemma carrying the rule's flag is reached. Used only at training time,
- * so BPE merges never cross that cut.
+ * particle follows an ending) until a dictionary lemma carrying the rule's flag is reached. Used only at training time:
+ * pairs are counted within pieces, so no merge is learned across a cut.
  *
- * Choices, each measured against the hand-labelled list in test/fixtures/tokenizer/morpheme-gold.tsv:
+ * Choices, each checked against the hand-labelled lists in test/fixtures/tokenizer/:
  * - Cuts are on syllable boundaries (a byte-level token cannot split a syllable usefully). When an ending fuses into the
  *   stem's last syllable (했, 갔, 셨), the fused syllable goes with the ending; a word that is nothing but such a
  *   syllable and its ending (갔다, 했다) stays whole.
  * - Of several analyses the one with the longest stem wins (fewest, most lexical cuts).
  * - Derived verbs/adjectives (공부하다, 자연스럽다) are cut after the noun, so 하다/되다/… with their endings are shared
  *   pieces; those verbs on their own (합니다, 되어) therefore stay whole too.
- * The cuts must be consistent: a string that is one piece in some words (합니다 after 선택|) must not be cut when it
- * is a word by itself, or BPE learns it whole and encoding crosses the cut anyway.
  * - Words hunspell does not know (loanwords, technical terms) still lose trailing particles when the rest is at least
  *   two syllables and the particle's phonological condition holds (리눅스|에서). Only particles proper count here, not
  *   copula endings, which would cut compounds like 배경화면 (배경화|면 "if it is 배경화").
+ * The cuts must be consistent: a string that is one piece in some words (합니다 after 선택|) must not be cut when it
+ * is a word by itself, or BPE learns it whole and encoding crosses the cut anyway.
  */
 import { join } from 'node:path';
 import { access } from 'node:fs/promises';
