@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   tokenizer: () => import('../../bench/tokenizer.js'),
   data: () => import('../../bench/data.js'),
   train: () => import('../../bench/train.js'),
+  decode: () => import('../../bench/decode.js'),
 };
 
 export async function run(argv: string[]): Promise<void> {

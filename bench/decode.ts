@@ -1,0 +1,358 @@
+/**
+ * `kolm bench decode [--model DIR | --preset micro|small] [--json]`: prefill and decode tokens/s of kolm's generation
+ * (batch 1 and batch 8) next to llama.cpp (node-llama-cpp) running the same weights exported to GGUF f32 in the
+ * same run, with ratios. `--profile DIR` adds ORT's per-op profile of kolm's decode steps.
+ *
+ * Both engines are timed the same way: the time to the first new token is the prefill (prompt evaluation plus one
+ * greedy pick); the time from the first to the last of N+1 new tokens is N decode steps. Batch 8 runs 8 different
+ * prompts of equal length (no padding) in lockstep (kolm) or as 8 sequences of one context (llama.cpp).
+ *
+ * Also exports the small fixtures the interchange tests share: a tokenizer trained on the repository's fixture texts,
+ * random model folders, and a briefly trained one.
+ */
+import { parseArgs } from 'node:util';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { makeConfig, type ModelConfig } from '../src/model/config.js';
+import { initParams, parameterCount } from '../src/model/params.js';
+import { PRESETS } from '../src/model/presets.js';
+import { saveModelFolder, type Weights } from '../src/model/folder.js';
+import { trainTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
+import { TrainStep } from '../src/train/step.js';
+import { buildLmGraph, windowsToBatch } from '../src/train/lm.js';
+import { exportGguf } from '../src/formats/gguf-model.js';
+import { loadModel, type LanguageModel } from '../src/infer/model.js';
+import { generateIds } from '../src/infer/generate.js';
+import { ort } from '../src/runtime/session.js';
+import { KolmError } from '../src/util/errors.js';
+import type { LlamaContext, Token } from 'node-llama-cpp';
+
+// ------------------------------------------------------------------------------------------------------ fixtures
+
+/** The repository's test fixtures, found from the compiled module (dist/bench/decode.js → test/fixtures). */
+export const FIXTURES = join(import.meta.dirname, '..', '..', 'test', 'fixtures');
+
+function jsonlTexts(text: string, field: string): string[] {
+  return text.split('\n').filter((l) => l.trim()).map((l) => String((JSON.parse(l) as Record<string, unknown>)[field]));
+}
+
+/** Korean, English and code texts from the fixtures: Korean prose, movie reviews, English prose, Go/Python code. */
+export function fixtureTexts(): { korean: string[]; english: string[]; code: string[]; mixed: string } {
+  const read = (...p: string[]) => readFileSync(join(FIXTURES, ...p), 'utf8');
+  const korean = [...jsonlTexts(read('data', 'ko.jsonl'), 'text'), ...jsonlTexts(read('data', 'reviews.jsonl'), 'review')];
+  const english = jsonlTexts(gunzipSync(readFileSync(join(FIXTURES, 'data', 'en.jsonl.gz'))).toString('utf8'), 'text');
+  const code = jsonlTexts(read('data', 'code.jsonl'), 'text');
+  return { korean, english, code, mixed: read('text', 'ko-en.txt') + read('data', 'notes.txt') };
+}
+
+/** A kolm tokenizer trained on the fixture texts (about a second; no lexicon needed). */
+export async function fixtureTokenizer(vocabSize = 2000): Promise<Tokenizer> {
+  const t = fixtureTexts();
+  return trainTokenizer({ texts: [...t.korean, ...t.english, ...t.code, ...t.mixed.split('\n')], vocabSize, morpheme: false, progress: false });
+}
+
+/** A config of the given shape whose vocabulary and special ids follow the tokenizer. */
+export function configFor(tok: Tokenizer, fields: Partial<ModelConfig> & Pick<ModelConfig, 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads'>): ModelConfig {
+  const eot = tok.tokenId('<|endoftext|>') ?? null;
+  return makeConfig({ vocab_size: tok.vocabSize, bos_token_id: eot, eos_token_id: eot, pad_token_id: tok.tokenId('<|pad|>') ?? null, ...fields });
+}
+
+/** Save a model folder with the tokenizer's files. */
+export async function saveWithTokenizer(dir: string, config: ModelConfig, weights: Weights, tok: Tokenizer): Promise<void> {
+  const tokDir = await mkdtemp(join(tmpdir(), 'kolm-tok-'));
+  try {
+    await tok.save(tokDir);
+    await saveModelFolder(dir, config, weights, { tokenizerDir: tokDir });
+  } finally {
+    await rm(tokDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Train `config` briefly on `ids` (non-overlapping windows of `seq` tokens, all in one batch, one ORT thread so the
+ * result is reproducible): enough steps for a tiny model to learn the text, so its predictions there are confident.
+ */
+export async function trainBriefly(config: ModelConfig, ids: readonly number[], opts: { seq?: number; steps?: number; lr?: number; seed?: number } = {}): Promise<{ weights: Weights; loss: number }> {
+  const seq = opts.seq ?? 128;
+  const batch = Math.floor((ids.length - 1) / seq);
+  if (batch < 1) throw new KolmError(`trainBriefly: ${ids.length} tokens do not make one window of ${seq} + 1`);
+  const windows = Array.from({ length: batch }, (_, b) => ids.slice(b * seq, b * seq + seq + 1)).flat();
+  const step = await TrainStep.create(
+    { build: () => buildLmGraph(config, batch, seq), optimizer: { weightDecay: 0 }, session: { threads: 1 } },
+    { step: 0, params: initParams(config, opts.seed ?? 3) },
+  );
+  const feeds = windowsToBatch(windows, batch, seq);
+  const steps = opts.steps ?? 80;
+  const lr = opts.lr ?? 2e-2;
+  let loss = NaN;
+  for (let s = 0; s < steps; s++) loss = (await step.run([feeds], lr * Math.min(1, (s + 1) / 10))).loss;
+  const snap = step.snapshot();
+  const weights: Weights = {};
+  for (const [name, v] of Object.entries(snap.params)) weights[name] = { shape: [...v.shape], data: Float32Array.from(v.data) };
+  return { weights, loss };
+}
+
+// ----------------------------------------------------------------------------------------------------- benchmark
+
+interface Timing {
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Prompts of exactly `length` tokens cut from the fixture texts (different ones per sequence). */
+function promptsOf(tok: Tokenizer, count: number, length: number): number[][] {
+  const t = fixtureTexts();
+  let ids = tok.encode([t.mixed, ...t.korean, ...t.english, ...t.code].join('\n'));
+  while (ids.length < count * length) ids = ids.concat(ids);
+  return Array.from({ length: count }, (_, i) => ids.slice(i * length, (i + 1) * length));
+}
+
+/** kolm: times of every new token of sequence 0 (all sequences advance in lockstep). */
+async function kolmRun(model: LanguageModel, prompts: number[][], newTokens: number): Promise<Timing> {
+  const times: number[] = [];
+  const start = performance.now();
+  await generateIds(model, prompts, { maxNewTokens: newTokens + 1, onToken: (b) => void (b === 0 && times.push(performance.now())) });
+  if (times.length !== newTokens + 1) throw new Error(`kolm generated ${times.length} tokens, expected ${newTokens + 1}`);
+  const prefill = (times[0]! - start) / 1e3;
+  const decode = (times[newTokens]! - times[0]!) / 1e3;
+  return { prefillTokensPerS: (prompts.length * prompts[0]!.length) / prefill, decodeTokensPerS: (prompts.length * newTokens) / decode };
+}
+
+type NodeLlamaCpp = typeof import('node-llama-cpp');
+
+/** llama.cpp: each sequence generates greedily; decode time runs from the last first token to the last final one. */
+async function llamaRun(context: LlamaContext, prompts: number[][], newTokens: number): Promise<Timing> {
+  const sequences = prompts.map(() => context.getSequence());
+  try {
+    const start = performance.now();
+    const traces = await Promise.all(
+      prompts.map(async (prompt, i) => {
+        const times: number[] = [];
+        for await (const _ of sequences[i]!.evaluate(prompt as Token[], { temperature: 0 })) {
+          times.push(performance.now());
+          if (times.length === newTokens + 1) break;
+        }
+        return times;
+      }),
+    );
+    const firsts = traces.map((t) => t[0]!);
+    const lasts = traces.map((t) => t[newTokens]!);
+    if (traces.some((t) => t.length !== newTokens + 1)) throw new Error('llama.cpp stopped early');
+    const prefill = (Math.max(...firsts) - start) / 1e3;
+    const decode = (Math.max(...lasts) - Math.max(...firsts)) / 1e3;
+    return { prefillTokensPerS: (prompts.length * prompts[0]!.length) / prefill, decodeTokensPerS: (prompts.length * newTokens) / decode };
+  } finally {
+    for (const s of sequences) s.dispose();
+  }
+}
+
+async function repeat(times: number, f: () => Promise<Timing>): Promise<Timing> {
+  await f(); // warm-up (session creation, first-run allocations)
+  const runs: Timing[] = [];
+  for (let i = 0; i < times; i++) runs.push(await f());
+  return { prefillTokensPerS: median(runs.map((r) => r.prefillTokensPerS)), decodeTokensPerS: median(runs.map((r) => r.decodeTokensPerS)) };
+}
+
+/** A random folder of a preset, vocabulary kept at the preset's size (a tokenizer trained on the fixtures fills its low ids). */
+async function presetFolder(name: string, dir: string): Promise<void> {
+  const preset = PRESETS[name];
+  if (!preset) throw new KolmError(`unknown preset '${name}' (${Object.keys(PRESETS).join(', ')})`);
+  const tok = await fixtureTokenizer(4000);
+  const config = { ...preset.config, vocab_size: Math.max(preset.config.vocab_size, tok.vocabSize), bos_token_id: tok.tokenId('<|endoftext|>')!, eos_token_id: tok.tokenId('<|endoftext|>')! };
+  await saveWithTokenizer(dir, config, initParams(config, 0), tok);
+}
+
+interface ProfileSummary {
+  steps: number;
+  /** Mean wall time of one decode session run (ms) and of one whole generation step including kolm's JS work. */
+  run_ms: number;
+  step_ms: number;
+  /** Sum of kernel times per run (ms) and the share of run time outside kernels (ORT's per-run fixed cost). */
+  kernel_ms: number;
+  outside_kernels_share: number;
+  /** Kernel time per run by op type, largest first (ms). */
+  by_op: Record<string, number>;
+  /** The slowest nodes (ms per run). */
+  top_nodes: Array<{ node: string; op: string; ms: number }>;
+}
+
+/** Profile kolm's decode graph with ORT's profiler: every session created while `body` runs writes a trace. */
+async function profileDecode(modelDir: string, prompt: number[], newTokens: number, outDir: string, threads: number | undefined): Promise<ProfileSummary> {
+  const prefix = join(outDir, 'kolm-decode');
+  const original = ort.InferenceSession.create;
+  (ort.InferenceSession as unknown as { create: unknown }).create = (bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) =>
+    original.call(ort.InferenceSession, bytes, { ...options, enableProfiling: true, profileFilePrefix: `${prefix}-${(options as { graphName?: string }).graphName ?? 'session'}` });
+  let model: LanguageModel;
+  try {
+    // A distinct thread count keeps these sessions out of the cache of sessions created without profiling.
+    model = await loadModel(modelDir, { threads: threads ?? cpus().length, decodeThreads: 1 });
+  } finally {
+    (ort.InferenceSession as unknown as { create: unknown }).create = original;
+  }
+  const decode = model.sessions.decode;
+  const run = decode.run.bind(decode);
+  const runTimes: number[] = [];
+  (decode as unknown as { run: typeof run }).run = async (...args) => {
+    const t = performance.now();
+    const out = await run(...args);
+    runTimes.push(performance.now() - t);
+    return out;
+  };
+  const tokenTimes: number[] = [];
+  await generateIds(model, [prompt], { maxNewTokens: newTokens + 1, onToken: () => void tokenTimes.push(performance.now()) });
+  decode.endProfiling();
+  model.sessions.prefill.endProfiling();
+  const files = (await readdir(outDir)).filter((f) => f.startsWith('kolm-decode') && f.endsWith('.json'));
+  // ORT's Chrome-trace events: one 'model_run' (cat Session) per run, one '<node>_kernel_time' (cat Node) per kernel.
+  type TraceEvent = { cat: string; name: string; dur: number; args?: { op_name?: string } };
+  const isRun = (e: TraceEvent) => e.cat === 'Session' && e.name === 'model_run';
+  let trace: TraceEvent[] = [];
+  for (const f of files) {
+    const events = JSON.parse(await readFile(join(outDir, f), 'utf8')) as TraceEvent[];
+    if (events.filter(isRun).length > trace.filter(isRun).length) trace = events; // the decode session runs most
+  }
+  const runsEv = trace.filter(isRun);
+  const kernels = trace.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const n = runsEv.length;
+  if (n === 0) throw new KolmError(`${outDir}: no ORT profile with session runs was written`);
+  const runUs = runsEv.reduce((s, e) => s + e.dur, 0) / n;
+  const byOp: Record<string, number> = {};
+  const byNode = new Map<string, { op: string; us: number }>();
+  for (const k of kernels) {
+    const op = k.args?.op_name ?? '?';
+    byOp[op] = (byOp[op] ?? 0) + k.dur / n / 1e3;
+    const node = k.name.replace(/_kernel_time$/, '');
+    const prev = byNode.get(node) ?? { op, us: 0 };
+    prev.us += k.dur / n;
+    byNode.set(node, prev);
+  }
+  const kernelMs = Object.values(byOp).reduce((a, b) => a + b, 0);
+  const steps = tokenTimes.length - 1;
+  return {
+    steps: n,
+    run_ms: +(runUs / 1e3).toFixed(4),
+    step_ms: +((tokenTimes[steps]! - tokenTimes[0]!) / steps).toFixed(4),
+    kernel_ms: +kernelMs.toFixed(4),
+    outside_kernels_share: +(1 - kernelMs / (runUs / 1e3)).toFixed(3),
+    by_op: Object.fromEntries(Object.entries(byOp).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, +v.toFixed(4)])),
+    top_nodes: [...byNode.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, 12).map(([node, v]) => ({ node, op: v.op, ms: +(v.us / 1e3).toFixed(4) })),
+  };
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      preset: { type: 'string' },
+      'prompt-tokens': { type: 'string', default: '128' },
+      'new-tokens': { type: 'string', default: '64' },
+      batch: { type: 'string', default: '8' },
+      repeats: { type: 'string', default: '3' },
+      threads: { type: 'string' },
+      profile: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  const usage = 'usage: kolm bench decode (--model DIR | --preset micro|small) [--prompt-tokens 128] [--new-tokens 64] [--batch 8] [--repeats 3] [--threads N] [--profile DIR] [--json]';
+  if (values.help || (!values.model && !values.preset)) {
+    console.log(usage);
+    if (!values.help) process.exitCode = 1;
+    return;
+  }
+  const int = (k: 'prompt-tokens' | 'new-tokens' | 'batch' | 'repeats' | 'threads', min: number) => {
+    const n = Number(values[k]);
+    if (!Number.isInteger(n) || n < min) throw new KolmError(`--${k} must be an integer >= ${min}, got '${values[k]}'`);
+    return n;
+  };
+  const P = int('prompt-tokens', 1);
+  const N = int('new-tokens', 2);
+  const B = int('batch', 2);
+  const repeats = int('repeats', 1);
+  const threads = values.threads === undefined ? undefined : int('threads', 1);
+
+  let llamaCpp: NodeLlamaCpp;
+  try {
+    llamaCpp = await import('node-llama-cpp');
+  } catch {
+    throw new KolmError('kolm bench decode compares against node-llama-cpp, a devDependency: run `npm ci` (with dev dependencies) first');
+  }
+  const work = await mkdtemp(join(tmpdir(), 'kolm-bench-decode-'));
+  try {
+    const modelDir = values.model ?? join(work, 'model');
+    if (!values.model) await presetFolder(values.preset!, modelDir);
+    const gguf = join(work, 'model-f32.gguf');
+    await exportGguf(modelDir, gguf, { type: 'f32' });
+
+    const model = await loadModel(modelDir, threads === undefined ? {} : { threads, decodeThreads: threads });
+    const c = model.config;
+    if (P + N + 1 > c.max_position_embeddings) throw new KolmError(`--prompt-tokens + --new-tokens exceed the model's context (${c.max_position_embeddings})`);
+    const prompts = promptsOf(model.tokenizer, B, P);
+    const kolm1 = await repeat(repeats, () => kolmRun(model, prompts.slice(0, 1), N));
+    const kolmB = await repeat(repeats, () => kolmRun(model, prompts, N));
+
+    const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: llamaCpp.LlamaLogLevel.error });
+    const lmodel = await llama.loadModel({ modelPath: gguf });
+    const contextSize = Math.ceil((P + N + 8) / 256) * 256;
+    const context = await lmodel.createContext({ contextSize, sequences: B, batchSize: Math.max(512, P), ...(threads === undefined ? {} : { threads }) });
+    const llama1 = await repeat(repeats, () => llamaRun(context, prompts.slice(0, 1), N));
+    const llamaB = await repeat(repeats, () => llamaRun(context, prompts, N));
+    const llamaThreads = context.currentThreads;
+    await context.dispose();
+    await lmodel.dispose();
+    await llama.dispose();
+
+    const round = (x: number, d = 1) => +x.toFixed(d);
+    const result: Record<string, unknown> = {
+      bench: 'decode',
+      model: values.model ?? `preset:${values.preset}`,
+      parameters: parameterCount(c),
+      vocab_size: c.vocab_size,
+      prompt_tokens: P,
+      new_tokens: N,
+      batch: B,
+      threads: { kolm_prefill: threads ?? cpus().length, kolm_decode: threads ?? 1, llama_cpp: llamaThreads },
+      prefill_tokens_per_s: round(kolm1.prefillTokensPerS),
+      decode_tokens_per_s: round(kolm1.decodeTokensPerS),
+      decode_tokens_per_s_batch8: round(kolmB.decodeTokensPerS),
+      llama_cpp: {
+        engine: 'node-llama-cpp 3.21.1, prebuilt CPU binary, GGUF f32',
+        prefill_tokens_per_s: round(llama1.prefillTokensPerS),
+        decode_tokens_per_s: round(llama1.decodeTokensPerS),
+        decode_tokens_per_s_batch8: round(llamaB.decodeTokensPerS),
+      },
+      ratio: {
+        prefill: round(kolm1.prefillTokensPerS / llama1.prefillTokensPerS, 3),
+        decode: round(kolm1.decodeTokensPerS / llama1.decodeTokensPerS, 3),
+        decode_batch8: round(kolmB.decodeTokensPerS / llamaB.decodeTokensPerS, 3),
+      },
+    };
+    if (B !== 8) {
+      result[`decode_tokens_per_s_batch${B}`] = result['decode_tokens_per_s_batch8'];
+      delete result['decode_tokens_per_s_batch8'];
+    }
+    if (values.profile) result['kolm_decode_profile'] = await profileDecode(modelDir, prompts[0]!, N, values.profile, threads);
+    if (values.json) {
+      console.log(JSON.stringify(result));
+      return;
+    }
+    const r = result as { llama_cpp: Record<string, number>; ratio: Record<string, number> };
+    console.log(`decode benchmark: ${result['model']} (${(parameterCount(c) / 1e6).toFixed(1)}M parameters), prompt ${P}, ${N} new tokens`);
+    console.log(`                      kolm      llama.cpp   ratio`);
+    console.log(`prefill tok/s      ${String(result['prefill_tokens_per_s']).padStart(8)} ${String(r.llama_cpp['prefill_tokens_per_s']).padStart(12)}   ${r.ratio['prefill']}×`);
+    console.log(`decode tok/s (b=1) ${String(result['decode_tokens_per_s']).padStart(8)} ${String(r.llama_cpp['decode_tokens_per_s']).padStart(12)}   ${r.ratio['decode']}×`);
+    console.log(`decode tok/s (b=${B}) ${String(kolmB.decodeTokensPerS.toFixed(1)).padStart(8)} ${String(llamaB.decodeTokensPerS.toFixed(1)).padStart(12)}   ${r.ratio['decode_batch8']}×`);
+    if (result['kolm_decode_profile']) console.log(JSON.stringify(result['kolm_decode_profile'], null, 2));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
