@@ -4,6 +4,7 @@
  * log-sigmoid, and the scalar head of reward/value models (HF `LlamaForSequenceClassification`'s `score.weight`).
  */
 import { Graph, type Tensor } from '../graph/tensor.js';
+import type { Dim } from '../graph/shape.js';
 import type { ModelConfig } from '../model/config.js';
 import { decoderForward } from '../model/decoder.js';
 import { decays, paramSpecs } from '../model/params.js';
@@ -47,7 +48,7 @@ export interface BatchInputs {
 }
 
 /** input_ids/labels [B, T] int64, mask [B, 1, T, T], cos/sin [B, 1, T, head_dim] — what `buildBatch` produces. */
-export function declareBatch(graph: Graph, c: ModelConfig, batch: number, seq: number): BatchInputs {
+export function declareBatch(graph: Graph, c: ModelConfig, batch: Dim, seq: Dim): BatchInputs {
   return {
     inputIds: graph.input('input_ids', [batch, seq], 'int64'),
     labels: graph.input('labels', [batch, seq], 'int64'),
@@ -93,8 +94,15 @@ export function weightedMean(x: Tensor, w: Tensor): Tensor {
   return x.mul(w).sum().div(w.sum().maximum(1e-12));
 }
 
+/** Only the feeds a session takes (graphs export the inputs their outputs reach; a batch may carry more). */
+export function feedsFor<T>(inputNames: readonly string[], feeds: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const name of inputNames) if (feeds[name] !== undefined) out[name] = feeds[name]!;
+  return out;
+}
+
 /** A fresh graph with a network and batch declared: the common start of every alignment graph. */
-export function startGraph(name: string, c: ModelConfig, batch: number, seq: number, head: 'lm' | 'score' = 'lm') {
+export function startGraph(name: string, c: ModelConfig, batch: Dim, seq: Dim, head: 'lm' | 'score' = 'lm') {
   const graph = new Graph(name);
   const net = declareNetwork(graph, c, '', head);
   const inputs = declareBatch(graph, c, batch, seq);
