@@ -22,3 +22,4 @@ export { loadModel, LanguageModel, type Completion, type TextGenerateOptions } f
 export { generateIds, type GenerateOptions, type Generation } from './infer/generate.js';
 export { Sampler, type SamplingOptions } from './infer/sampler.js';
 export { Tokenizer, trainTokenizer } from './tokenizer/index.js';
+export { buildCorpus, TokenLoader, readIndex, loadConfig as loadDataConfig, type LoaderState, type DataConfig } from './data/index.js';
