@@ -18,7 +18,7 @@ export async function tinyModel(overrides: Partial<ModelConfig> = {}, seed = 1):
   await tokenizer.save(join(root, 'tok'));
   const config = makeConfig({
     vocab_size: tokenizer.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-    max_position_embeddings: 256, initializer_range: 0.5, eos_token_id: tokenizer.tokenId('<|endoftext|>')!,
+    max_position_embeddings: 1024, initializer_range: 0.5, eos_token_id: tokenizer.tokenId('<|endoftext|>')!,
     ...overrides,
   });
   const model = join(root, 'model');

@@ -62,6 +62,8 @@ export interface SchedulerStats {
   generatedTokens: number;
   completed: number;
   cancelled: number;
+  /** Most rows decoded together in one step. */
+  peakBatch: number;
 }
 
 interface Row {
@@ -91,7 +93,7 @@ export class Scheduler {
   private readonly rope: RopeTable;
   private looping = false;
   private closed = false;
-  readonly stats: SchedulerStats = { decodeSteps: 0, decodeRows: 0, prefillRuns: 0, prefillTokens: 0, generatedTokens: 0, completed: 0, cancelled: 0 };
+  readonly stats: SchedulerStats = { decodeSteps: 0, decodeRows: 0, prefillRuns: 0, prefillTokens: 0, generatedTokens: 0, completed: 0, cancelled: 0, peakBatch: 0 };
 
   constructor(
     private readonly rt: InferenceRuntime,
@@ -342,6 +344,7 @@ export class Scheduler {
     const result = await this.rt.sessions.decode.run(feeds);
     this.stats.decodeSteps++;
     this.stats.decodeRows += B;
+    this.stats.peakBatch = Math.max(this.stats.peakBatch, B);
     this.cache.appendStep(
       Array.from({ length: c.num_hidden_layers }, (_, l) => result[presentKey(l)]!.data as Float32Array),
       Array.from({ length: c.num_hidden_layers }, (_, l) => result[presentValue(l)]!.data as Float32Array),

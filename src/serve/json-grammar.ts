@@ -294,6 +294,9 @@ interface Alt {
   prefix: Uint8Array;
   node: SchemaNode;
   suffix: Uint8Array;
+  /** Fewest vocabulary tokens that spell prefix[i..] / suffix[i..] (default: one per byte). */
+  prefixCost?: Int32Array;
+  suffixCost?: Int32Array;
 }
 
 type Frame =
@@ -312,7 +315,7 @@ export interface GrammarState {
   readonly up: GrammarState | null;
 }
 
-const isWs = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+const isWs = (b: number) => b === 0x20 || b === 0x0a || b === 0x09;
 const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
 const isHex = (b: number) => isDigit(b) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46);
 const push = (f: Frame, up: GrammarState | null): GrammarState => ({ f, up });
@@ -330,6 +333,29 @@ function enterValue(f: Frame & { t: 'root' }, chosen: number, up: GrammarState |
 export class JsonGrammar {
   constructor(readonly alts: Alt[]) {
     if (alts.length === 0) throw new KolmError('a grammar needs at least one alternative');
+  }
+
+  /**
+   * The same grammar with its literal prefixes and suffixes costed in tokens of a vocabulary (fewest tokens that
+   * spell each remainder) rather than in bytes, so budgets are not overestimated for long literals.
+   */
+  costed(trie: TokenTrie): JsonGrammar {
+    const cost = (bytes: Uint8Array) => {
+      const dp = new Int32Array(bytes.length + 1);
+      for (let i = bytes.length - 1; i >= 0; i--) {
+        let best = bytes.length - i; // one byte per token
+        let node = trie.root;
+        for (let j = i; j < bytes.length; j++) {
+          const next = node.next.get(bytes[j]!);
+          if (!next) break;
+          node = next;
+          if (node.ids.length) best = Math.min(best, 1 + dp[j + 1]!);
+        }
+        dp[i] = best;
+      }
+      return dp;
+    };
+    return new JsonGrammar(this.alts.map((a) => ({ ...a, prefixCost: cost(a.prefix), suffixCost: cost(a.suffix) })));
   }
 
   static forSchema(node: SchemaNode): JsonGrammar {
@@ -563,9 +589,17 @@ function stepObject(f: Frame & { t: 'obj' }, up: GrammarState | null, b: number)
 
 function frameCost(f: Frame): number {
   switch (f.t) {
-    case 'root':
-      if (f.phase === 'prefix') return Math.min(...f.cands.map((c) => f.alts[c]!.prefix.length - f.pos + f.alts[c]!.node.minLen + f.alts[c]!.suffix.length));
-      return f.alts[f.chosen]!.suffix.length - f.pos;
+    case 'root': {
+      const literal = (bytes: Uint8Array, cost: Int32Array | undefined, at: number) => (cost ? cost[at]! : bytes.length - at);
+      if (f.phase === 'prefix') {
+        return Math.min(...f.cands.map((c) => {
+          const a = f.alts[c]!;
+          return literal(a.prefix, a.prefixCost, f.pos) + a.node.minLen + literal(a.suffix, a.suffixCost, 0);
+        }));
+      }
+      const a = f.alts[f.chosen]!;
+      return literal(a.suffix, a.suffixCost, f.pos);
+    }
     case 'value':
       return f.node.minLen;
     case 'lit':
@@ -643,15 +677,17 @@ export class TokenTrie {
  */
 export class GrammarMatcher {
   private state: GrammarState | null;
+  readonly grammar: JsonGrammar;
 
   constructor(
-    readonly grammar: JsonGrammar,
+    grammar: JsonGrammar,
     private readonly trie: TokenTrie,
     private readonly tokenBytes: (id: number) => Uint8Array | undefined,
     private readonly endIds: readonly number[],
     state?: GrammarState,
   ) {
-    this.state = state ?? grammar.initial();
+    this.grammar = trie.allBytes ? grammar.costed(trie) : grammar;
+    this.state = state ?? this.grammar.initial();
   }
 
   /** Tokens needed at least to finish from the start. */
@@ -667,23 +703,44 @@ export class GrammarMatcher {
     return this.state === null;
   }
 
-  /** Set logits of forbidden tokens to −∞; `remaining` counts the tokens left, this one included. */
-  mask(logits: Float32Array, remaining: number): void {
+  /**
+   * Set logits of forbidden tokens to −∞; `remaining` counts the tokens left, this one included. Returns false, and
+   * leaves the logits alone, when no token is allowed (a vocabulary without every single byte, or too small a budget).
+   */
+  mask(logits: Float32Array, remaining: number): boolean {
     const s = this.state;
-    if (!s) return;
+    if (!s) return false;
     const allowed = new Uint8Array(logits.length);
+    let any = false;
     const budget = remaining - 1;
     const walk = (node: TrieNode, state: GrammarState) => {
       for (const [b, child] of node.next) {
         const next = JsonGrammar.step(state, b);
         if (!next) continue;
-        if (child.ids.length && JsonGrammar.tokensToFinish(next) <= budget) for (const id of child.ids) if (id < allowed.length) allowed[id] = 1;
+        if (child.ids.length && JsonGrammar.tokensToFinish(next) <= budget) {
+          for (const id of child.ids) {
+            if (id < allowed.length) allowed[id] = 1;
+            any = true;
+          }
+        }
         walk(child, next);
       }
     };
     walk(this.trie.root, s);
-    if (JsonGrammar.canEnd(s)) for (const id of this.endIds) if (id < allowed.length) allowed[id] = 1;
+    if (JsonGrammar.canEnd(s)) {
+      for (const id of this.endIds) if (id < allowed.length) allowed[id] = 1;
+      any ||= this.endIds.length > 0;
+    }
+    if (!any) return false;
     for (let i = 0; i < logits.length; i++) if (!allowed[i]) logits[i] = -Infinity;
+    return true;
+  }
+
+  /** Advance over raw bytes; false when they break the grammar. */
+  acceptBytes(data: Uint8Array): boolean {
+    if (!this.state) return false;
+    this.state = JsonGrammar.feed(this.state, data);
+    return this.state !== null;
   }
 
   /** Advance over a sampled token; returns true when the output is complete (or ended). */

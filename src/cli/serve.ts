@@ -1,0 +1,55 @@
+import { parseArgs } from 'node:util';
+import { loadModel } from '../infer/model.js';
+import { serve } from '../serve/server.js';
+import { KolmError } from '../util/errors.js';
+
+const USAGE = `usage: kolm serve --model DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--max-batch 16] [--queue 64]
+  --model-name NAME     the id clients pass as "model" (default: the folder's name)
+  --max-body BYTES      largest request body (default 8388608)
+  --timeout SECONDS     generation deadline per request (default 600)
+  --threads N           prefill/scoring threads (default: all cores)
+  --decode-threads N    decode-step threads (default 1)
+  --no-web              do not serve the chat page at /
+The API key can also come from KOLM_API_KEY.`;
+
+function int(v: string | undefined, flag: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new KolmError(`--${flag} must be an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8000' }, 'api-key': { type: 'string' },
+      'max-batch': { type: 'string' }, queue: { type: 'string' }, 'model-name': { type: 'string' }, 'max-body': { type: 'string' }, timeout: { type: 'string' },
+      threads: { type: 'string' }, 'decode-threads': { type: 'string' }, 'no-web': { type: 'boolean' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help || !values.model) {
+    console.log(USAGE);
+    if (!values.help) process.exitCode = 1;
+    return;
+  }
+  const model = await loadModel(values.model, { threads: int(values.threads, 'threads', 1), decodeThreads: int(values['decode-threads'], 'decode-threads', 1) });
+  const server = await serve(model, {
+    host: values.host,
+    port: int(values.port, 'port', 0),
+    apiKey: values['api-key'] ?? (process.env['KOLM_API_KEY'] || undefined),
+    modelId: values['model-name'],
+    maxBatch: int(values['max-batch'], 'max-batch', 1),
+    maxQueue: int(values.queue, 'queue', 0),
+    maxBodyBytes: int(values['max-body'], 'max-body', 1024),
+    requestTimeoutMs: values.timeout === undefined ? undefined : int(values.timeout, 'timeout', 1)! * 1000,
+    web: !values['no-web'],
+  });
+  console.log(`kolm serve: model '${server.modelId}' on ${server.url} (OpenAI API at ${server.url}/v1, chat page at ${server.url}/)`);
+  const stop = () => {
+    console.log('kolm serve: shutting down');
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
