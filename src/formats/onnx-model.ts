@@ -71,7 +71,7 @@ export function buildTransformersJsGraph(c: ModelConfig): { graph: Graph; output
   const future = arange(attentionMask, 1).unsqueeze(0).gt(querySlots.unsqueeze(1)); // [T, total]
   const mask = padding.add(g.where(future, MASKED, 0));
 
-  const out = forwardWithCache(c, { inputIds, weights, cos, sin, mask, past: pastKv });
+  const out = forwardWithCache(c, { inputIds, weights, cos, sin, mask, past: pastKv, totalLength: { like: attentionMask, axis: 1 } });
   const outputs: Record<string, Tensor> = { logits: out.logits };
   out.present.forEach((p, l) => {
     outputs[presentName(l, 'key')] = p.key;
@@ -88,7 +88,17 @@ export function buildTransformersJsGraph(c: ModelConfig): { graph: Graph; output
  */
 export function forwardWithCache(
   c: ModelConfig,
-  inputs: { inputIds: Tensor; weights: Record<string, Tensor>; cos: Tensor; sin: Tensor; mask: Tensor; past: { key: Tensor; value: Tensor }[] },
+  inputs: {
+    inputIds: Tensor;
+    weights: Record<string, Tensor>;
+    cos: Tensor;
+    sin: Tensor;
+    /** Additive [B, 1, T, past + T]. */
+    mask: Tensor;
+    past: { key: Tensor; value: Tensor }[];
+    /** A tensor whose axis has the run-time length past + T (the attention mask's axis 1). */
+    totalLength: { like: Tensor; axis: number };
+  },
 ): { logits: Tensor; present: { key: Tensor; value: Tensor }[] } {
   const { inputIds, weights: w, cos, sin, mask } = inputs;
   const [batch, T] = inputIds.shape;
@@ -112,8 +122,8 @@ export function forwardWithCache(
     const q = rotary(heads(linear(h, param(`${p}.self_attn.q_proj.weight`)), c.num_attention_heads), cos, sin);
     const k = rotary(heads(linear(h, param(`${p}.self_attn.k_proj.weight`)), c.num_key_value_heads), cos, sin);
     const v = heads(linear(h, param(`${p}.self_attn.v_proj.weight`)), c.num_key_value_heads);
-    const key = concatDynamic([inputs.past[l]!.key, k], 2, ONNX_DIMS.total);
-    const value = concatDynamic([inputs.past[l]!.value, v], 2, ONNX_DIMS.total);
+    const key = concatDynamic([inputs.past[l]!.key, k], 2, inputs.totalLength);
+    const value = concatDynamic([inputs.past[l]!.value, v], 2, inputs.totalLength);
     present.push({ key, value });
     const attended = attention(q, key, value, { scale: m.attention, mask })
       .transpose([0, 2, 1, 3])

@@ -1,7 +1,8 @@
 /**
  * Ops over run-time lengths, for graphs whose sequence and cache lengths are symbolic (an exported decoder that takes
  * `past_key_values` of any length): `arange` (0..n-1 along a tensor's axis), `dimSize` (that length as an int64
- * scalar) and `concatDynamic` (concatenation along an axis whose length is only known at run time).
+ * scalar) and `concatDynamic` (concatenation along an axis whose length is only known at run time, declared equal to
+ * another tensor's).
  */
 import { ndarray, stridesOf, type NDArray } from '../ndarray.js';
 import { defineOp } from '../registry.js';
@@ -58,19 +59,21 @@ defineOp({
 
 /**
  * Concatenation along an axis where at least one input's length is symbolic (a KV cache of any length followed by
- * the new tokens). The output length along the axis is a new symbolic dim, named by `dim`, which callers bind to
- * another input's dim of the same run-time length (e.g. the attention mask's total length), so the graph stays
- * consistent symbolically. Inference only: it defines no gradient (that would need run-time slice offsets), so
- * `grad` through it fails with an error naming the op and the line that built it.
+ * the new tokens). The output's length along the axis is declared by the last input, `like`, at `likeAxis` (e.g. the
+ * attention mask, whose length is past + new): the result carries that symbolic dim, so it broadcasts against
+ * tensors built from `like`, and evaluation checks the lengths really agree. `like` only lends its length; the ONNX
+ * lowering concatenates the other inputs. Inference only: it defines no gradient (that would need run-time slice
+ * offsets), so `grad` through it fails with an error naming the op and the line that built it.
  */
 defineOp({
   name: 'concatDynamic',
-  infer: (inputs, attrs) => {
-    if (inputs.length < 2) throw new Error('needs at least two inputs');
+  infer: (all, attrs) => {
+    const inputs = all.slice(0, -1);
+    const like = all[all.length - 1];
+    if (!like || inputs.length < 2) throw new Error('needs at least two inputs and a tensor that gives the output length');
     const first = inputs[0]!;
     const axis = normalizeAxis(attrs['axis'] as number, first.rank);
-    const dim = attrs['dim'];
-    if (typeof dim !== 'string' || dim === '') throw new Error(`attribute 'dim' must name the output's symbolic length along axis ${axis}`);
+    const likeAxis = normalizeAxis(attrs['likeAxis'] as number, like.rank);
     for (const t of inputs) {
       if (t.rank !== first.rank || t.dtype !== first.dtype || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
         throw new Error(`inputs must agree except along axis ${axis}: ${inputs.map((x) => `${formatShape(x.shape)}:${x.dtype}`).join(' vs ')}`);
@@ -80,17 +83,17 @@ defineOp({
       throw new Error(`every input has a static length along axis ${axis}; use concat`);
     }
     const shape: Dim[] = [...first.shape];
-    shape[axis] = dim;
+    shape[axis] = like.shape[likeAxis]!;
     return { shape, dtype: first.dtype };
   },
-  evaluate: (inputs, attrs, shape) => concatValues(inputs, normalizeAxis(attrs['axis'] as number, shape.length), shape),
-  onnx: (b, node, ins, out) => b.node('Concat', ins, [out], { axis: normalizeAxis(node.attrs['axis'] as number, node.rank) }),
+  evaluate: (all, attrs, shape) => concatValues(all.slice(0, -1), normalizeAxis(attrs['axis'] as number, shape.length), shape),
+  onnx: (b, node, ins, out) => b.node('Concat', ins.slice(0, -1), [out], { axis: normalizeAxis(node.attrs['axis'] as number, node.rank) }),
 });
 
 function concatValues(inputs: readonly NDArray[], axis: number, shape: readonly number[]): NDArray {
   const total = inputs.reduce((n, x) => n + x.shape[axis]!, 0);
   if (total !== shape[axis]) {
-    throw new Error(`concatDynamic: inputs add up to ${total} along axis ${axis}, but the output dim is bound to ${shape[axis]}`);
+    throw new Error(`concatDynamic: inputs add up to ${total} along axis ${axis}, but the length they should match is ${shape[axis]}`);
   }
   const outStrides = stridesOf(shape);
   const out = ndarray(inputs[0]!.dtype, shape);
@@ -116,8 +119,10 @@ export function dimSize(x: Tensor, axis: number): Tensor {
   return x.graph.apply('dimSize', [x], { axis });
 }
 
-/** Concatenate along an axis of run-time length; the result's length along it is the symbolic dim `dim`. */
-export function concatDynamic(tensors: readonly Tensor[], axis: number, dim: string): Tensor {
-  if (tensors.length === 0) throw new Error('concatDynamic: no inputs');
-  return tensors[0]!.graph.apply('concatDynamic', tensors, { axis, dim });
+/**
+ * Concatenate along an axis of run-time length; the result's length along it is that of `length.like` at
+ * `length.axis` (the same symbolic dim, checked when evaluated).
+ */
+export function concatDynamic(tensors: readonly Tensor[], axis: number, length: { like: Tensor; axis: number }): Tensor {
+  return length.like.graph.apply('concatDynamic', [...tensors, length.like], { axis, likeAxis: length.axis });
 }
