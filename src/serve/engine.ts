@@ -152,7 +152,7 @@ export class Engine {
 }
 
 /** A grammar that switches on when the output contains `trigger` and off again when its match completes. */
-class LazyGrammar {
+export class LazyGrammar {
   private readonly trigger: Uint8Array;
   private recent = new Uint8Array(0);
   private active: GrammarMatcher | undefined;
@@ -163,6 +163,11 @@ class LazyGrammar {
     private readonly bytesOf: (id: number) => Uint8Array | undefined,
   ) {
     this.trigger = new TextEncoder().encode(trigger);
+  }
+
+  /** Whether the grammar currently constrains the output. */
+  get engaged(): boolean {
+    return this.active !== undefined;
   }
 
   mask(logits: Float32Array, remaining: number): void {
