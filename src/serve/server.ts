@@ -169,6 +169,12 @@ export class KolmServer {
         res.end(this.metrics.registry.render());
         return;
       }
+      if (req.method === 'GET' && path === '/favicon.ico') {
+        routeName = 'web';
+        res.writeHead(204);
+        res.end();
+        return;
+      }
       const page = STATIC[path];
       if (page && req.method === 'GET' && this.opts.web !== false) {
         routeName = 'web';

@@ -256,6 +256,7 @@ function init() {
   $('new-chat').addEventListener('click', () => {
     if (!state.controller) newConversation();
   });
+  $('settings').addEventListener('submit', (e) => e.preventDefault());
   $('toggle-settings').addEventListener('click', () => {
     const panel = $('settings');
     panel.hidden = !panel.hidden;
