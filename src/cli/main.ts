@@ -12,6 +12,7 @@ const commands: Record<string, Command> = {
   validate: { summary: 'validation loss of a model folder on token shards at a given length (and RoPE scaling)', load: () => import('./validate.js') },
   generate: { summary: 'complete a prompt with a model folder (streaming, or --json)', load: () => import('./generate.js') },
   chat: { summary: 'chat with a model in the terminal (streaming, history, /reset, Ctrl-C stops an answer)', load: () => import('./chat.js') },
+  eval: { summary: 'benchmarks with lm-eval semantics on model folders or an OpenAI-compatible endpoint; HTML reports', load: () => import('./eval.js') },
   serve: { summary: 'OpenAI-compatible HTTP server with continuous batching and a web chat page', load: () => import('./serve.js') },
   data: { summary: 'build a clean, deduplicated, mixed, tokenized corpus', load: () => import('./data.js') },
   export: { summary: 'export a model folder: gguf (llama.cpp) | onnx (transformers.js)', load: () => import('./export.js') },
