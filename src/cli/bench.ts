@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   data: () => import('../../bench/data.js'),
   train: () => import('../../bench/train.js'),
   decode: () => import('../../bench/decode.js'),
+  serve: () => import('../../bench/serve.js'),
 };
 
 export async function run(argv: string[]): Promise<void> {
