@@ -23,3 +23,5 @@ export { generateIds, type GenerateOptions, type Generation } from './infer/gene
 export { Sampler, type SamplingOptions } from './infer/sampler.js';
 export { Tokenizer, trainTokenizer } from './tokenizer/index.js';
 export { buildCorpus, TokenLoader, readIndex, loadConfig as loadDataConfig, type LoaderState, type DataConfig } from './data/index.js';
+export { Scheduler, QueueFullError, type ScheduledRequest, type SchedulerOptions } from './infer/scheduler.js';
+export { serve, KolmServer, Engine, compileSchema, JsonGrammar, GrammarMatcher, extractToolCalls, type ServeOptions } from './serve/index.js';

@@ -149,3 +149,30 @@ test('a full queue is 429 with Retry-After; a client that disconnects frees its 
   assert.equal(server.engine.scheduler.running, 0);
   await stillServing();
 });
+
+test('deadlines: a generation past the request timeout is 504 (an error event when streaming); a body sent too slowly is 408', async () => {
+  const strict = await serve(model, { port: 0, requestTimeoutMs: 1, receiveTimeoutMs: 200 });
+  try {
+    const body = JSON.stringify({ model: 'model', messages: [{ role: 'user', content: '안녕' }], max_tokens: 900, ignore_eos: true });
+    const plain = await fetch(`${strict.url}/v1/chat/completions`, { method: 'POST', body });
+    assert.equal(plain.status, 504);
+    assert.equal(((await plain.json()) as ErrorBody).error.code, 'timeout');
+    const streamed = await fetch(`${strict.url}/v1/chat/completions`, { method: 'POST', body: body.replace('"ignore_eos":true', '"ignore_eos":true,"stream":true') });
+    const events = (await streamed.text()).split('\n\n').filter(Boolean);
+    assert.ok(events.some((e) => e.includes('"code":"timeout"')), events.slice(-3).join(' | '));
+    assert.equal(events.at(-1), 'data: [DONE]');
+    // Headers and half a body, then silence: Node's receive deadline answers 408 and closes the connection.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${strict.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-length': '1000' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.write('{"model": "mo');
+    });
+    assert.equal(status, 408);
+    assert.equal(strict.engine.scheduler.running, 0);
+  } finally {
+    await strict.close();
+  }
+});

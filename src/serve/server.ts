@@ -90,7 +90,14 @@ export class KolmServer {
     this.metrics = serverMetrics({ running: () => s.running, waiting: () => s.waiting, decodeSteps: () => s.stats.decodeSteps, decodeRows: () => s.stats.decodeRows });
     this.modelId = opts.modelId ?? basename(resolve(model.dir));
     this.keyHash = opts.apiKey ? sha256(opts.apiKey) : undefined;
-    this.http = createServer({ requestTimeout: opts.receiveTimeoutMs ?? 30_000, headersTimeout: Math.min(opts.receiveTimeoutMs ?? 30_000, 20_000), keepAliveTimeout: 5_000 }, (req, res) => {
+    const receive = opts.receiveTimeoutMs ?? 30_000;
+    this.http = createServer({
+      requestTimeout: receive,
+      headersTimeout: Math.min(receive, 20_000),
+      // How often Node checks those deadlines (its default, 30 s, would let a slow sender hold a socket that long).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(receive / 2))),
+      keepAliveTimeout: 5_000,
+    }, (req, res) => {
       void this.handle(req, res);
     });
     // Streams may stay open long; only the receive timeout above applies to a request.
