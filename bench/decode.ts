@@ -28,7 +28,7 @@ import { loadModel, type LanguageModel } from '../src/infer/model.js';
 import { generateIds } from '../src/infer/generate.js';
 import { ort } from '../src/runtime/session.js';
 import { KolmError } from '../src/util/errors.js';
-import type { LlamaContext, Token } from 'node-llama-cpp';
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 
 // ------------------------------------------------------------------------------------------------------ fixtures
 
@@ -129,29 +129,26 @@ async function kolmRun(model: LanguageModel, prompts: number[][], newTokens: num
 type NodeLlamaCpp = typeof import('node-llama-cpp');
 
 /** llama.cpp: each sequence generates greedily; decode time runs from the last first token to the last final one. */
-async function llamaRun(context: LlamaContext, prompts: number[][], newTokens: number): Promise<Timing> {
-  const sequences = prompts.map(() => context.getSequence());
-  try {
-    const start = performance.now();
-    const traces = await Promise.all(
-      prompts.map(async (prompt, i) => {
-        const times: number[] = [];
-        for await (const _ of sequences[i]!.evaluate(prompt as Token[], { temperature: 0 })) {
-          times.push(performance.now());
-          if (times.length === newTokens + 1) break;
-        }
-        return times;
-      }),
-    );
-    const firsts = traces.map((t) => t[0]!);
-    const lasts = traces.map((t) => t[newTokens]!);
-    if (traces.some((t) => t.length !== newTokens + 1)) throw new Error('llama.cpp stopped early');
-    const prefill = (Math.max(...firsts) - start) / 1e3;
-    const decode = (Math.max(...lasts) - Math.max(...firsts)) / 1e3;
-    return { prefillTokensPerS: (prompts.length * prompts[0]!.length) / prefill, decodeTokensPerS: (prompts.length * newTokens) / decode };
-  } finally {
-    for (const s of sequences) s.dispose();
-  }
+async function llamaRun(sequences: LlamaContextSequence[], prompts: number[][], newTokens: number): Promise<Timing> {
+  const used = sequences.slice(0, prompts.length);
+  for (const s of used) await s.clearHistory();
+  const start = performance.now();
+  const traces = await Promise.all(
+    prompts.map(async (prompt, i) => {
+      const times: number[] = [];
+      for await (const _ of used[i]!.evaluate(prompt as Token[], { temperature: 0 })) {
+        times.push(performance.now());
+        if (times.length === newTokens + 1) break;
+      }
+      return times;
+    }),
+  );
+  if (traces.some((t) => t.length !== newTokens + 1)) throw new Error('llama.cpp stopped early');
+  const firsts = traces.map((t) => t[0]!);
+  const lasts = traces.map((t) => t[newTokens]!);
+  const prefill = (Math.max(...firsts) - start) / 1e3;
+  const decode = (Math.max(...lasts) - Math.max(...firsts)) / 1e3;
+  return { prefillTokensPerS: (prompts.length * prompts[0]!.length) / prefill, decodeTokensPerS: (prompts.length * newTokens) / decode };
 }
 
 async function repeat(times: number, f: () => Promise<Timing>): Promise<Timing> {
@@ -300,14 +297,25 @@ export async function run(argv: string[]): Promise<void> {
     const kolm1 = await repeat(repeats, () => kolmRun(model, prompts.slice(0, 1), N));
     const kolmB = await repeat(repeats, () => kolmRun(model, prompts, N));
 
+    // llama.cpp gets the thread budgets kolm uses: all cores for the prompt, one thread (or --threads) per decode step.
+    const prefillThreads = threads ?? cpus().length;
+    const decodeThreads = threads ?? 1;
     const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: llamaCpp.LlamaLogLevel.error });
     const lmodel = await llama.loadModel({ modelPath: gguf });
     const contextSize = Math.ceil((P + N + 8) / 256) * 256;
-    const context = await lmodel.createContext({ contextSize, sequences: B, batchSize: Math.max(512, P), ...(threads === undefined ? {} : { threads }) });
-    const llama1 = await repeat(repeats, () => llamaRun(context, prompts.slice(0, 1), N));
-    const llamaB = await repeat(repeats, () => llamaRun(context, prompts, N));
-    const llamaThreads = context.currentThreads;
-    await context.dispose();
+    const timeWith = async (t: number): Promise<{ one: Timing; batch: Timing }> => {
+      const context = await lmodel.createContext({ contextSize, sequences: B, batchSize: Math.max(512, P), threads: t });
+      const sequences = Array.from({ length: B }, () => context.getSequence());
+      try {
+        return { one: await repeat(repeats, () => llamaRun(sequences, prompts.slice(0, 1), N)), batch: await repeat(repeats, () => llamaRun(sequences, prompts, N)) };
+      } finally {
+        await context.dispose();
+      }
+    };
+    const llamaPrefill = await timeWith(prefillThreads);
+    const llamaDecode = prefillThreads === decodeThreads ? llamaPrefill : await timeWith(decodeThreads);
+    const llama1 = { prefillTokensPerS: llamaPrefill.one.prefillTokensPerS, decodeTokensPerS: llamaDecode.one.decodeTokensPerS };
+    const llamaB = llamaDecode.batch;
     await lmodel.dispose();
     await llama.dispose();
 
@@ -320,7 +328,7 @@ export async function run(argv: string[]): Promise<void> {
       prompt_tokens: P,
       new_tokens: N,
       batch: B,
-      threads: { kolm_prefill: threads ?? cpus().length, kolm_decode: threads ?? 1, llama_cpp: llamaThreads },
+      threads: { prefill: prefillThreads, decode: decodeThreads },
       prefill_tokens_per_s: round(kolm1.prefillTokensPerS),
       decode_tokens_per_s: round(kolm1.decodeTokensPerS),
       decode_tokens_per_s_batch8: round(kolmB.decodeTokensPerS),
