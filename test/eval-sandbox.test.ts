@@ -5,6 +5,10 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProgram, sandboxInfo } from '../src/eval/sandbox.js';
+import { TaskIndex } from '../src/eval/config.js';
+import { evaluate } from '../src/eval/evaluator.js';
+import type { Backend, GenerationRequest } from '../src/eval/backend.js';
+import { repoRoot } from './eval-helpers.js';
 
 const python = sandboxInfo().python;
 const skipPy = python ? false : 'python3 is not installed';
@@ -137,4 +141,32 @@ test('javascript: permission model confines fs to the temp dir, no child process
   assert.equal(loop.status, 'timeout');
   const bomb = await runProgram('javascript', 'const a = []; for (;;) a.push(Buffer.alloc(64 * 1024 * 1024, 1));', opts);
   assert.equal(bomb.status, 'failed');
+});
+
+test('a HumanEval-format task end to end: completions run against the tests in the sandbox (pass, fail, hang)', { skip: skipPy }, async () => {
+  const fixtures = join(repoRoot, 'test', 'fixtures', 'eval');
+  const index = new TaskIndex([join(fixtures, 'tasks')]);
+  const completions: Record<string, string> = {
+    add: '    return a + b\n',
+    is_even: '    return n % 2 == 1\n',
+    total: '    while True:\n        pass\n',
+  };
+  const seen: GenerationRequest[] = [];
+  const scripted: Backend = {
+    name: 'scripted',
+    info: {},
+    loglikelihood: () => Promise.reject(new Error('not used')),
+    loglikelihoodRolling: () => Promise.reject(new Error('not used')),
+    generateUntil: async (reqs) => {
+      seen.push(...reqs);
+      return reqs.map((r) => completions[/def (\w+)\(/.exec(r.context)![1]!]!);
+    },
+  };
+  const samples: Record<string, unknown>[] = [];
+  const res = await evaluate({ backend: scripted, tasks: [index.task('fixture_code')], dataDir: join(fixtures, 'data'), sandbox: { timeoutMs: 1500 }, onSample: (x) => samples.push(x) });
+  assert.equal(res.results['fixture_code']!['pass@1,create_test'], 1 / 3);
+  assert.deepEqual(samples.map((x) => (x['metrics'] as Record<string, number>)['pass@1']), [1, 0, 0]);
+  assert.deepEqual(seen[0]!.until, ['\ndef', '\nclass']);
+  assert.equal(seen[0]!.maxGenToks, 64);
+  assert.deepEqual(samples[0]!['filtered_resps'], ['def add(a, b):\n    """Return a + b."""\n    return a + b\n']);
 });

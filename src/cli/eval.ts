@@ -30,7 +30,8 @@ const USAGE = `usage: kolm eval (--model DIR[,DIR…] | --endpoint URL) --tasks 
   --fewshot-seed S       few-shot sampling seed (default 1234, as lm-eval)
   --data-dir DIR         benchmark files (default ../shared/data/external when it exists)
   --include-path DIR     more task definitions (repeatable)
-  --out DIR              results folder (default eval-results): OUT/<model>/results.json, samples/<task>.jsonl
+  --out DIR              results folder (default eval-results): OUT/<model>/results.json (+ a timestamped copy),
+                         OUT/<model>/samples/<task>.jsonl; with several models OUT/report.html
   --no-samples           do not write samples JSONL
   --bootstrap-iters N    bootstrap resamples for corpus metrics' stderr (default 1000; lm-eval uses 100000)
   --chat                 render prompts with the model's chat template
@@ -152,7 +153,10 @@ export async function run(argv: string[]): Promise<void> {
     });
     await Promise.all([...streams.values()].map((w) => new Promise((r) => w.end(r))));
     await backend.close?.();
-    await writeFileAtomic(join(dir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    // results.json is the latest run; a timestamped copy keeps earlier runs (as lm-eval's results_<date>.json).
+    const json = JSON.stringify(results, null, 2) + '\n';
+    await writeFileAtomic(join(dir, `results_${results.date.replace(/[:.]/g, '-')}.json`), json);
+    await writeFileAtomic(join(dir, 'results.json'), json);
     console.error(`wrote ${join(dir, 'results.json')}`);
     printTable(results);
     runs.push({ dir, results });

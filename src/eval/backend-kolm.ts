@@ -4,7 +4,7 @@ import { loadModel, type LanguageModel } from '../infer/model.js';
 import { TextStream } from '../infer/text-stream.js';
 import { parameterCount } from '../model/params.js';
 import type { SessionConfig } from '../infer/graphs.js';
-import { encodeRequest, rollingWindows, type Backend, type GenerationRequest, type LoglikelihoodRequest, type LoglikelihoodResult, type Progress } from './backend.js';
+import { encodeRequest, rollingWindows, truncateForGeneration, type Backend, type GenerationRequest, type LoglikelihoodRequest, type LoglikelihoodResult, type Progress } from './backend.js';
 import { scoreTokens, type ScoreOptions } from './loglik.js';
 
 export interface KolmBackendOptions extends SessionConfig {
@@ -65,9 +65,8 @@ export class KolmBackend implements Backend {
     const tok = this.model.tokenizer;
     const out = new Array<string>(requests.length);
     const encoded = requests.map((r) => {
-      const ids = this.encode(r.context);
-      const maxCtx = Math.max(1, this.maxLength - r.maxGenToks);
-      return ids.length > maxCtx ? ids.slice(-maxCtx) : ids.length ? ids : [this.prefixToken];
+      const ids = truncateForGeneration(this.encode(r.context), r.maxGenToks, this.maxLength);
+      return ids.length ? ids : [this.prefixToken];
     });
     // Same sampling settings generate together, longest prompts first (lm-eval's order).
     const groups = new Map<string, number[]>();

@@ -8,7 +8,7 @@
  * continuation tokens are those whose `text_offset` lies at or after the end of the context (code points).
  */
 import { KolmError } from '../util/errors.js';
-import { encodeRequest, rollingWindows, type Backend, type GenerationRequest, type LoglikelihoodRequest, type LoglikelihoodResult, type Progress, type TokenCodec } from './backend.js';
+import { encodeRequest, rollingWindows, truncateForGeneration, type Backend, type GenerationRequest, type LoglikelihoodRequest, type LoglikelihoodResult, type Progress, type TokenCodec } from './backend.js';
 
 export interface OpenAIBackendOptions {
   /** Base URL, e.g. http://localhost:8000/v1 (a URL ending in /completions is accepted too). */
@@ -233,12 +233,12 @@ export class OpenAICompletionsBackend implements Backend {
         const prompts = chunk.map((i) => {
           const ctx = requests[i]!.context;
           if (!tok) return ctx;
-          const ids = tok.encode(ctx);
-          const maxCtx = Math.max(1, this.maxLength - r0.maxGenToks);
-          return ids.length > maxCtx ? ids.slice(-maxCtx) : ids;
+          return truncateForGeneration(tok.encode(ctx), r0.maxGenToks, this.maxLength);
         });
+        // With token ids the prompt lengths are known: never ask for more than the context leaves.
+        const longest = Math.max(...prompts.map((p) => (Array.isArray(p) ? p.length : 0)));
         const choices = await this.complete(prompts, {
-          max_tokens: r0.maxGenToks,
+          max_tokens: tok ? Math.max(1, Math.min(r0.maxGenToks, this.maxLength - longest)) : r0.maxGenToks,
           temperature: r0.temperature,
           ...(r0.topP !== undefined ? { top_p: r0.topP } : {}),
           ...(r0.until.length ? { stop: r0.until } : {}),

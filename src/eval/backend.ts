@@ -84,3 +84,15 @@ export function rollingWindows(tokens: readonly number[], prefixToken: number, m
   }
   return out.map(([a, b]) => [a.slice(0, a.length - (b.length - 1)), b]);
 }
+
+/**
+ * The prompt tokens kept for generation. lm-eval cuts every prompt to max_length − max_gen_toks; with the short
+ * contexts of small models (and max_gen_toks 1024 for HumanEval) that would leave nothing, so kolm keeps a prompt
+ * that fits and lets the generation budget shrink instead, cutting from the left only when the prompt itself leaves
+ * less than min(max_gen_toks, half the context) free.
+ */
+export function truncateForGeneration(ids: readonly number[], maxGenToks: number, maxLength: number): number[] {
+  const reserve = Math.max(1, Math.min(maxGenToks, Math.floor(maxLength / 2)));
+  const keep = maxLength - reserve;
+  return ids.length > keep ? ids.slice(ids.length - keep) : [...ids];
+}

@@ -180,7 +180,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvalResults> {
       const [metric] = key.split(',');
       // A key a function metric returned (pass_at_k → pass@1) aggregates like that metric.
       const source = task.activeMetrics().includes(metric!) ? undefined : c.metric_list?.find((m) => typeof m.metric !== 'string')?.metric;
-      const agg = task.aggregationFor(metric!, source && typeof source !== 'string' ? source.name : undefined);
+      const agg = task.aggregationFor(metric!, source && typeof source !== 'string' ? source.name.slice(source.name.lastIndexOf('.') + 1) : undefined);
       const custom: Aggregation | undefined = agg.fn ? { reduce: (xs) => Number(agg.fn!(xs)), bootstrap: true } : undefined;
       const r = aggregate(agg.name, items, iters, custom);
       entryOut[key] = r.value;

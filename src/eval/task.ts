@@ -21,6 +21,7 @@ export type Request =
   | { type: 'generate_until'; context: string; until: string[]; maxGenToks: number; temperature: number; topP?: number; seed?: number };
 
 const isDigits = (s: string) => /^\d+$/.test(s);
+const metricName = (m: string | FunctionRef) => (typeof m === 'string' ? m : m.name.slice(m.name.lastIndexOf('.') + 1));
 
 export class Task {
   readonly name: string;
@@ -284,12 +285,13 @@ export class Task {
     }
   }
 
+  /** Metric names; a function metric is named after the function (lm-eval uses its __name__: pass_at_1). */
   metricNames(): string[] {
-    return (this.config.metric_list ?? []).map((m) => (typeof m.metric === 'string' ? m.metric : m.metric.name));
+    return (this.config.metric_list ?? []).map((m) => metricName(m.metric));
   }
 
   metricConfig(name: string): Record<string, unknown> | undefined {
-    return this.config.metric_list?.find((m) => (typeof m.metric === 'string' ? m.metric : m.metric.name) === name) as Record<string, unknown> | undefined;
+    return this.config.metric_list?.find((m) => metricName(m.metric) === name) as Record<string, unknown> | undefined;
   }
 
   /** Default metrics per output type when metric_list is absent (lm-eval's DEFAULT_METRIC_REGISTRY). */
