@@ -83,14 +83,16 @@ test('lazy grammar: free text until the model writes <tool_call>, then only a va
     ids.push(id);
   }
   assert.ok(lazy.engaged, 'the trigger engaged the grammar');
+  let matched = false;
   for (let left = 400; lazy.engaged && left > 0; left--) {
     const logits = Float32Array.from({ length: tokenizer.vocabSize }, () => r() * 5);
     lazy.mask(logits, left);
     const allowed = [...logits.keys()].filter((i) => logits[i] !== -Infinity);
     const id = allowed[Math.floor(r() * allowed.length)]!;
-    lazy.accept(id);
+    matched = lazy.accept(id);
     ids.push(id);
   }
+  assert.ok(matched, 'the last token completed the call (with parallel_tool_calls false the output ends there)');
   const text = tokenizer.decode(ids);
   const { content, calls } = extractToolCalls(text, new Set(['get_weather']));
   assert.equal(content, '날씨를 볼게요 ');

@@ -30,8 +30,11 @@ export interface Job {
   logprobs?: number;
   /** The whole output must match this grammar (JSON mode, forced tool calls). */
   grammar?: JsonGrammar;
-  /** The grammar takes over after the model writes `trigger` (free tool calls), and again after each match. */
-  lazyGrammar?: { trigger: string; grammar: JsonGrammar };
+  /**
+   * The grammar takes over after the model writes `trigger` (free tool calls), and again after each match; with
+   * `once`, the output ends after the first match (no parallel tool calls).
+   */
+  lazyGrammar?: { trigger: string; grammar: JsonGrammar; once?: boolean };
   signal?: AbortSignal;
   /** Text that became final, with the tokens generated since the previous call (and their log-probabilities). */
   onDelta?: (text: string, tokens: number[], logprobs: TokenLogprob[]) => void;
@@ -119,8 +122,8 @@ export class Engine {
         firstTokenAt ??= performance.now();
         if (raw) logprobs.push({ id, logprob: raw[id]! - lse, top });
         sinceDelta.push(id);
-        const grammarDone = full ? full.accept(id) : false;
-        lazy?.accept(id);
+        let grammarDone = full ? full.accept(id) : false;
+        if (lazy?.accept(id) && job.lazyGrammar!.once) grammarDone = true;
         emit(stream.push(tokenizer.decodeBytes([id], { skipSpecial: true })));
         return stream.stopped || grammarDone;
       },
@@ -175,13 +178,15 @@ export class LazyGrammar {
     if (this.active && !this.active.mask(logits, remaining)) this.active = undefined;
   }
 
-  accept(id: number): void {
+  /** Advance over a token; true when it completed a match. */
+  accept(id: number): boolean {
     if (this.active) {
-      if (this.active.accept(id)) this.active = undefined;
-      return;
+      const matcher = this.active;
+      if (matcher.accept(id)) this.active = undefined;
+      return matcher.done;
     }
     const bytes = this.bytesOf(id);
-    if (!bytes) return;
+    if (!bytes) return false;
     const joined = new Uint8Array(this.recent.length + bytes.length);
     joined.set(this.recent);
     joined.set(bytes, this.recent.length);
@@ -192,9 +197,10 @@ export class LazyGrammar {
       const ok = matcher.acceptBytes(joined.subarray(end));
       this.active = ok && !matcher.done ? matcher : undefined;
       this.recent = new Uint8Array(0);
-      return;
+      return ok && matcher.done;
     }
     this.recent = joined.slice(Math.max(0, joined.length - (this.trigger.length - 1)));
+    return false;
   }
 }
 

@@ -54,7 +54,6 @@ const id = (prefix: string) => `${prefix}-${randomBytes(12).toString('hex')}`;
 // Shared parameters
 
 interface Common {
-  maxTokens: number | undefined;
   sampling: SamplingOptions;
   stop: string[];
   stream: boolean;
@@ -99,7 +98,6 @@ function common(f: Fields, vocab: number): Common {
   const topK = f.integer('top_k', { min: -1 });
   const seed = f.integer('seed', { min: -(2 ** 53), max: 2 ** 53 });
   return {
-    maxTokens: undefined,
     sampling: {
       temperature: f.number('temperature', { min: 0, max: 2 }) ?? 1,
       topP: f.number('top_p', { min: 0, max: 1 }),
@@ -181,7 +179,7 @@ function parseMessages(f: Fields): ChatMessage[] {
     const m = Fields.of(raw, `messages[${i}]`);
     m.only(MESSAGE_FIELDS);
     const role = m.string('role', { required: true, oneOf: ['system', 'developer', 'user', 'assistant', 'tool'] })!;
-    const content = messageContent(m, role);
+    const content = messageContent(m);
     const out: ChatMessage = { role: role === 'developer' ? 'system' : role, content };
     const name = m.string('name');
     if (name !== undefined) out['name'] = name;
@@ -218,7 +216,7 @@ function parseMessages(f: Fields): ChatMessage[] {
   });
 }
 
-function messageContent(m: Fields, role: string): string | null {
+function messageContent(m: Fields): string | null {
   const c = m.raw('content');
   if (c === undefined) return null;
   if (typeof c === 'string') return c;
@@ -227,7 +225,7 @@ function messageContent(m: Fields, role: string): string | null {
     .map((part, j) => {
       const p = Fields.of(part, `${m.name('content')}[${j}]`);
       const type = p.string('type', { required: true })!;
-      if (type !== 'text') throw invalid(p.name('type'), `Content part type '${type}' is not supported by this model (text only)${role === 'user' ? '' : ''}`, 'unsupported_value');
+      if (type !== 'text') throw invalid(p.name('type'), `Content part type '${type}' is not supported by this model (text only)`, 'unsupported_value');
       p.only(['type', 'text']);
       return p.string('text', { required: true, allowEmpty: true })!;
     })
@@ -372,7 +370,7 @@ export async function chatCompletions(ctx: Context, body: unknown): Promise<Repl
   if (topLogprobs !== undefined && !logprobs) throw invalid('top_logprobs', "'top_logprobs' requires 'logprobs' to be true", 'invalid_value');
   const tools = parseTools(f);
   const choice = parseToolChoice(f, tools);
-  f.boolean('parallel_tool_calls');
+  const parallel = f.boolean('parallel_tool_calls') ?? true;
   f.string('user', { allowEmpty: true });
   f.object('metadata');
   f.boolean('store');
@@ -391,7 +389,7 @@ export async function chatCompletions(ctx: Context, body: unknown): Promise<Repl
   let lazyGrammar: Job['lazyGrammar'];
   if (choice.mode === 'required') grammar = toolGrammar(activeTools!, true, false);
   else if (choice.mode === 'named') grammar = toolGrammar(activeTools!.filter((t) => t.name === choice.name), true, false);
-  else if (choice.mode === 'auto' && !format) lazyGrammar = { trigger: TOOL_CALL_OPEN, grammar: toolGrammar(activeTools!, false, true) };
+  else if (choice.mode === 'auto' && !format) lazyGrammar = { trigger: TOOL_CALL_OPEN, grammar: toolGrammar(activeTools!, false, true), once: !parallel };
   if (grammar) {
     const needed = ctx.engine.matcher(grammar).tokensToFinish;
     if (needed > limit) throw invalid(maxTokens === undefined ? 'messages' : 'max_tokens', `The completion budget (${limit} tokens) is too small for the required output format, which needs at least ${needed} tokens`, 'budget_too_small');
