@@ -8,7 +8,8 @@ import { preferenceAuc, kobbqAggregations, kobbqItem, circulantRows, isRefusal, 
 import { pooledStderr } from '../src/eval/evaluator.js';
 import { parsePyLiteral, renderTemplate, renderValue, templateNames } from '../src/eval/template.js';
 import { Task } from '../src/eval/task.js';
-import { validateTask } from '../src/eval/config.js';
+import { validateTask, FunctionRef } from '../src/eval/config.js';
+import { FUNCTIONS } from '../src/eval/functions.js';
 
 const close = (a: number, b: number, eps: number, msg?: string) => assert.ok(Math.abs(a - b) < eps, `${msg ?? ''} ${a} vs ${b}`);
 
@@ -102,6 +103,12 @@ test('acc, acc_norm and acc_bytes pick different answers where lengths differ (h
   assert.deepEqual(r, { acc: 0, acc_norm: 1, acc_bytes: 0, exact_match: 1, f1: [1, 2] });
   const doc0 = { choices: ['서울', 'abcd', '강'], label: 0 };
   assert.deepEqual(await task.processResults(doc0, lls), { acc: 0, acc_norm: 0, acc_bytes: 1, exact_match: 0, f1: [0, 2] });
+  // A process_results function gets lm-eval's (loglikelihood, is_greedy) tuples: TruthfulQA MC2's true-answer mass.
+  const mc2 = new FunctionRef('truthfulqa.process_results_mc2', 'inline.yaml');
+  Object.assign(task, { config: { ...config, process_results: mc2 }, fns: new Map([[mc2.name, FUNCTIONS.get(mc2.name)!]]) });
+  const p = [0.5, 0.2, 0.3].map(Math.log);
+  const out = await task.processResults({ mc2_targets: { choices: ['a', 'b', 'c'], labels: [1, 0, 1] } }, p.map((l) => ({ logprob: l, isGreedy: false })));
+  close(out['acc'] as number, 0.8, 1e-12);
 });
 
 test('aggregations and standard errors: hand-computed values and lm-eval’s bootstrap (values from python3)', () => {

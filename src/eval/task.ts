@@ -311,7 +311,11 @@ export class Task {
 
   async processResults(doc: Doc, results: unknown[]): Promise<Record<string, unknown>> {
     const c = this.config;
-    if (c.process_results) return (await this.fn(c.process_results)(doc, results)) as Record<string, unknown>;
+    if (c.process_results) {
+      // lm-eval hands process_results (loglikelihood, is_greedy) tuples.
+      const shaped = results.map((r) => (r && typeof r === 'object' && 'logprob' in r ? [(r as LoglikelihoodResult).logprob, (r as LoglikelihoodResult).isGreedy] : r));
+      return (await this.fn(c.process_results)(doc, shaped)) as Record<string, unknown>;
+    }
     const use = this.activeMetrics();
     if (c.output_type === 'loglikelihood') {
       const [r] = results as LoglikelihoodResult[];
