@@ -11,7 +11,7 @@
  * random model folders, and a briefly trained one.
  */
 import { parseArgs } from 'node:util';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -303,19 +303,21 @@ export async function run(argv: string[]): Promise<void> {
     const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: llamaCpp.LlamaLogLevel.error });
     const lmodel = await llama.loadModel({ modelPath: gguf });
     const contextSize = Math.ceil((P + N + 8) / 256) * 256;
-    const timeWith = async (t: number): Promise<{ one: Timing; batch: Timing }> => {
+    // Prefill is timed with one new token on a context using the prefill threads, decode on one using the decode threads.
+    const timeWith = async (t: number, newTokens: number): Promise<{ one: Timing; batch?: Timing }> => {
       const context = await lmodel.createContext({ contextSize, sequences: B, batchSize: Math.max(512, P), threads: t });
       const sequences = Array.from({ length: B }, () => context.getSequence());
       try {
-        return { one: await repeat(repeats, () => llamaRun(sequences, prompts.slice(0, 1), N)), batch: await repeat(repeats, () => llamaRun(sequences, prompts, N)) };
+        const one = await repeat(repeats, () => llamaRun(sequences, prompts.slice(0, 1), newTokens));
+        return { one, batch: newTokens > 1 ? await repeat(repeats, () => llamaRun(sequences, prompts, newTokens)) : undefined };
       } finally {
         await context.dispose();
       }
     };
-    const llamaPrefill = await timeWith(prefillThreads);
-    const llamaDecode = prefillThreads === decodeThreads ? llamaPrefill : await timeWith(decodeThreads);
+    const llamaPrefill = await timeWith(prefillThreads, 1);
+    const llamaDecode = await timeWith(decodeThreads, N);
     const llama1 = { prefillTokensPerS: llamaPrefill.one.prefillTokensPerS, decodeTokensPerS: llamaDecode.one.decodeTokensPerS };
-    const llamaB = llamaDecode.batch;
+    const llamaB = llamaDecode.batch!;
     await lmodel.dispose();
     await llama.dispose();
 
@@ -348,6 +350,7 @@ export async function run(argv: string[]): Promise<void> {
       result[`decode_tokens_per_s_batch${B}`] = result['decode_tokens_per_s_batch8'];
       delete result['decode_tokens_per_s_batch8'];
     }
+    if (values.profile) await mkdir(values.profile, { recursive: true });
     if (values.profile) result['kolm_decode_profile'] = await profileDecode(modelDir, prompts[0]!, N, values.profile, threads);
     if (values.json) {
       console.log(JSON.stringify(result));
