@@ -45,14 +45,16 @@ function metricKeys(r: TaskResult): string[] {
 const stderrKey = (k: string) => k.replace(',', '_stderr,');
 const label = (k: string) => (k.endsWith(',none') ? k.slice(0, -5) : k.replace(',', ' · '));
 
-function barChart(title: string, runs: ReportRun[], values: (number | undefined)[], errs: (number | undefined)[], higherIsBetter: boolean): string {
+function barChart(title: string, runs: ReportRun[], values: (number | null | undefined)[], errs: (number | undefined)[], higherIsBetter: boolean): string {
   const W = 560, rowH = 22, left = 170, right = 70, top = 26;
   const H = top + runs.length * rowH + 22;
   const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   const rate = finite.every((v) => v >= 0 && v <= 1);
-  const hi = Math.max(rate ? 1 : 0, ...finite.map((v, i) => v + (errs[i] ?? 0)), 1e-9);
-  const lo = Math.min(0, ...finite);
-  const x = (v: number) => left + ((v - lo) / (hi - lo)) * (W - left - right);
+  const ends = values.flatMap((v, i) => (typeof v === 'number' && Number.isFinite(v) ? [v - (errs[i] ?? 0), v + (errs[i] ?? 0)] : []));
+  const hi = Math.max(rate ? 1 : 0, ...ends, 1e-9);
+  // Rates stay on [0, 1]; metrics with negative values (bias scores) get room for their whiskers.
+  const lo = Math.min(0, ...(finite.some((v) => v < 0) ? ends : finite));
+  const x = (v: number) => left + ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (W - left - right);
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">`];
   parts.push(`<text x="0" y="15" font-size="13" font-weight="600">${esc(title)}</text><text x="${W}" y="15" font-size="11" text-anchor="end" fill="#666">${higherIsBetter ? 'higher is better' : 'lower is better'}</text>`);
   for (const t of [0, 0.25, 0.5, 0.75, 1]) {
@@ -65,7 +67,8 @@ function barChart(title: string, runs: ReportRun[], values: (number | undefined)
     const v = values[i];
     parts.push(`<text x="${left - 6}" y="${y + 14}" font-size="11" text-anchor="end">${esc(run.label.length > 26 ? '…' + run.label.slice(-25) : run.label)}</text>`);
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      parts.push(`<text x="${left + 4}" y="${y + 14}" font-size="11" fill="#999">not run</text>`);
+      // undefined: the task was not run for this model; null/NaN: the metric was undefined on its documents
+      parts.push(`<text x="${left + 4}" y="${y + 14}" font-size="11" fill="#999">${v === undefined ? 'not run' : 'n/a'}</text>`);
       return;
     }
     const x0 = x(Math.min(0, v)), x1 = x(Math.max(0, v));
@@ -120,12 +123,12 @@ export function renderReport(runs: ReportRun[], title = 'kolm evaluation'): stri
   const taskRows = rows('results', tasks);
   const groupRows = rows('groups', groups);
   const charts = taskRows.map(({ task, key }) => {
-    const values = runs.map((r) => r.results.results[task]?.[key] as number | undefined);
+    const values = runs.map((r) => r.results.results[task]?.[key] as number | null | undefined);
     const errs = runs.map((r) => { const e = r.results.results[task]?.[stderrKey(key)]; return typeof e === 'number' ? e : undefined; });
     return `<figure>${barChart(`${task} — ${label(key)}`, runs, values, errs, hib(runs, task, key))}</figure>`;
   });
   const groupCharts = groupRows.map(({ task, key }) => {
-    const values = runs.map((r) => r.results.groups?.[task]?.[key] as number | undefined);
+    const values = runs.map((r) => r.results.groups?.[task]?.[key] as number | null | undefined);
     const errs = runs.map((r) => { const e = r.results.groups?.[task]?.[stderrKey(key)]; return typeof e === 'number' ? e : undefined; });
     return `<figure>${barChart(`${task} — ${label(key)}`, runs, values, errs, hib(runs, task, key))}</figure>`;
   });
