@@ -25,7 +25,10 @@ export interface ScheduledRequest extends SamplingOptions {
   stopTokenIds?: readonly number[];
   /** Prompts longer than the context: 'error' (default) or keep the last tokens that fit ('left'). */
   truncate?: 'error' | 'left';
-  /** Raw next-token logits before constraints and sampling; valid only during the call (log-probabilities). */
+  /**
+   * Raw next-token logits (of the first `vocabLimit` ids) before constraints and sampling; the array is reused after
+   * the call returns, so copy what you keep (log-probabilities).
+   */
   onLogits?: (logits: Float32Array) => void;
   /**
    * Adjust the next-token logits in place before sampling: -Infinity forbids a token (grammar masks), additions bias.
@@ -93,6 +96,7 @@ export class Scheduler {
   private readonly rope: RopeTable;
   private looping = false;
   private closed = false;
+  private scratch = new Float32Array(0);
   readonly stats: SchedulerStats = { decodeSteps: 0, decodeRows: 0, prefillRuns: 0, prefillTokens: 0, generatedTokens: 0, completed: 0, cancelled: 0, peakBatch: 0 };
 
   constructor(
@@ -359,11 +363,15 @@ export class Scheduler {
     });
   }
 
-  /** Sample the row's next token from its logits and apply the stop rules. */
+  /**
+   * Sample the row's next token from its logits and apply the stop rules. Ids past `vocabLimit` are not offered at
+   * all: callbacks and the sampler see the first `vocabLimit` logits, copied into a buffer reused across rows.
+   */
   private advance(row: Row, raw: Float32Array): void {
-    const logits = Float32Array.from(raw);
+    if (this.scratch.length !== this.vocabLimit) this.scratch = new Float32Array(this.vocabLimit);
+    const logits = this.scratch;
+    logits.set(raw.subarray(0, this.vocabLimit));
     row.req.onLogits?.(logits);
-    for (let i = this.vocabLimit; i < logits.length; i++) logits[i] = -Infinity;
     row.req.constrain?.(logits, row.maxNew - row.ids.length);
     const id = row.sampler.sample(logits, row.history);
     row.history.push(id);
