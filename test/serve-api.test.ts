@@ -95,6 +95,23 @@ test('sampling with a seed reproduces; stop strings end the text before them', a
   assert.equal(stopped.choices[0]!.finish_reason, 'stop');
 });
 
+test('chat logprobs: one entry per generated token, greedy picks the top alternative, streamed entries add up', async () => {
+  const params = { model: 'kolm-tiny', messages: [{ role: 'user' as const, content: '학교에서' }], max_tokens: 10, temperature: 0, logprobs: true, top_logprobs: 3 };
+  const r = await client.chat.completions.create(params);
+  const content = r.choices[0]!.logprobs!.content!;
+  assert.equal(content.length, r.usage!.completion_tokens);
+  for (const e of content) {
+    assert.equal(e.top_logprobs.length, 3);
+    assert.ok(e.top_logprobs[0]!.logprob >= e.top_logprobs[1]!.logprob && e.top_logprobs[1]!.logprob >= e.top_logprobs[2]!.logprob);
+    assert.ok(Math.abs(e.logprob - e.top_logprobs[0]!.logprob) < 1e-6, 'greedy');
+    assert.ok(e.logprob <= 0);
+    if (!e.token.startsWith('bytes:')) assert.deepEqual(e.bytes, [...Buffer.from(e.token)], 'bytes spell the token');
+  }
+  let streamed = 0;
+  for await (const chunk of await client.chat.completions.create({ ...params, stream: true })) streamed += chunk.choices[0]?.logprobs?.content?.length ?? 0;
+  assert.equal(streamed, content.length);
+});
+
 test('completions: echo and logprobs give the log-likelihood of every prompt token (lm-eval local-completions)', async () => {
   const text = '학교에서 학생들은 국어를 공부한다.';
   const ids = model.tokenizer.encode(text);
