@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -169,8 +170,13 @@ async function presetFolder(name: string, dir: string): Promise<void> {
 
 interface ProfileSummary {
   steps: number;
-  /** Mean wall time of one decode session run (ms) and of one whole generation step including kolm's JS work. */
+  /**
+   * Mean time of one decode run inside ORT (its profile's model_run, ms), of one `session.run` call as JS sees it
+   * (feeds converted, outputs wrapped), and of one whole generation step (plus masks, rotary tables, cache appends,
+   * sampling).
+   */
   run_ms: number;
+  session_run_ms: number;
   step_ms: number;
   /** Sum of kernel times per run (ms) and the share of run time outside kernels (ORT's per-run fixed cost). */
   kernel_ms: number;
@@ -179,18 +185,36 @@ interface ProfileSummary {
   by_op: Record<string, number>;
   /** The slowest nodes (ms per run). */
   top_nodes: Array<{ node: string; op: string; ms: number }>;
+  /** Where the traces are. */
+  trace_dir?: string;
 }
 
-/** Profile kolm's decode graph with ORT's profiler: every session created while `body` runs writes a trace. */
-async function profileDecode(modelDir: string, prompt: number[], newTokens: number, outDir: string, threads: number | undefined): Promise<ProfileSummary> {
-  const prefix = join(outDir, 'kolm-decode');
+/**
+ * Profile kolm's decode graph with ORT's profiler in a fresh process (sessions are cached per process, so the ones the
+ * benchmark compiled cannot be reused with profiling on): every session that process creates writes a trace.
+ */
+function profileDecode(modelDir: string, prompt: number[], newTokens: number, outDir: string, threads: number | undefined): Promise<ProfileSummary> {
+  const script = `import(${JSON.stringify(import.meta.url)}).then((m) => m.profileChild(${JSON.stringify(JSON.stringify({ modelDir, prompt, newTokens, outDir, threads }))}))`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new KolmError(`decode profile failed: ${stderr || err.message}`));
+      resolve(JSON.parse(stdout) as ProfileSummary);
+    });
+  });
+}
+
+/** The profiling process: prints the summary as JSON. */
+export async function profileChild(json: string): Promise<void> {
+  const { modelDir, prompt, newTokens, outDir, threads } = JSON.parse(json) as { modelDir: string; prompt: number[]; newTokens: number; outDir: string; threads?: number };
+  await mkdir(outDir, { recursive: true });
+  const runDir = await mkdtemp(join(outDir, 'run-'));
+  const prefix = join(runDir, 'kolm-decode');
   const original = ort.InferenceSession.create;
   (ort.InferenceSession as unknown as { create: unknown }).create = (bytes: Uint8Array, options: ort.InferenceSession.SessionOptions) =>
-    original.call(ort.InferenceSession, bytes, { ...options, enableProfiling: true, profileFilePrefix: `${prefix}-${(options as { graphName?: string }).graphName ?? 'session'}` });
+    original.call(ort.InferenceSession, bytes, { ...options, enableProfiling: true, profileFilePrefix: prefix });
   let model: LanguageModel;
   try {
-    // A distinct thread count keeps these sessions out of the cache of sessions created without profiling.
-    model = await loadModel(modelDir, { threads: threads ?? cpus().length, decodeThreads: 1 });
+    model = await loadModel(modelDir, threads === undefined ? {} : { threads, decodeThreads: threads });
   } finally {
     (ort.InferenceSession as unknown as { create: unknown }).create = original;
   }
@@ -207,6 +231,10 @@ async function profileDecode(modelDir: string, prompt: number[], newTokens: numb
   await generateIds(model, [prompt], { maxNewTokens: newTokens + 1, onToken: () => void tokenTimes.push(performance.now()) });
   decode.endProfiling();
   model.sessions.prefill.endProfiling();
+  console.log(JSON.stringify({ ...(await summarizeProfile(runDir, runTimes, tokenTimes)), trace_dir: runDir }));
+}
+
+async function summarizeProfile(outDir: string, runTimes: number[], tokenTimes: number[]): Promise<ProfileSummary> {
   const files = (await readdir(outDir)).filter((f) => f.startsWith('kolm-decode') && f.endsWith('.json'));
   // ORT's Chrome-trace events: one 'model_run' (cat Session) per run, one '<node>_kernel_time' (cat Node) per kernel.
   type TraceEvent = { cat: string; name: string; dur: number; args?: { op_name?: string } };
@@ -236,6 +264,7 @@ async function profileDecode(modelDir: string, prompt: number[], newTokens: numb
   return {
     steps: n,
     run_ms: +(runUs / 1e3).toFixed(4),
+    session_run_ms: +(runTimes.reduce((a, b) => a + b, 0) / runTimes.length).toFixed(4),
     step_ms: +((tokenTimes[steps]! - tokenTimes[0]!) / steps).toFixed(4),
     kernel_ms: +kernelMs.toFixed(4),
     outside_kernels_share: +(1 - kernelMs / (runUs / 1e3)).toFixed(3),
@@ -350,7 +379,6 @@ export async function run(argv: string[]): Promise<void> {
       result[`decode_tokens_per_s_batch${B}`] = result['decode_tokens_per_s_batch8'];
       delete result['decode_tokens_per_s_batch8'];
     }
-    if (values.profile) await mkdir(values.profile, { recursive: true });
     if (values.profile) result['kolm_decode_profile'] = await profileDecode(modelDir, prompts[0]!, N, values.profile, threads);
     if (values.json) {
       console.log(JSON.stringify(result));
