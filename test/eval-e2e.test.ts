@@ -74,7 +74,7 @@ test('batched log-likelihoods equal one unbatched scoring pass per request, what
   }
   const big = await kolm.loglikelihood(requests);
   const toks = requests.map((r) => (r.context === '' ? { context: [kolm.prefixToken], continuation: m.tokenizer.encode(r.continuation) } : (([context, continuation]) => ({ context, continuation }))(encodePair(kolm, r.context, r.continuation))));
-  const one = await scoreTokens(m, toks, { maxLogits: 1 });
+  const one = await scoreTokens(m, toks, { maxBatch: 1 });
   requests.forEach((_, i) => {
     assert.ok(Math.abs(big[i]!.logprob - byHand[i]!) < 1e-4, `batched ${big[i]!.logprob} vs ${byHand[i]}`);
     assert.ok(Math.abs(one[i]!.logprob - byHand[i]!) < 1e-4, `batch of one ${one[i]!.logprob} vs ${byHand[i]}`);

@@ -33,7 +33,7 @@ after(() => {
   rmSync(outside, { recursive: true, force: true });
 });
 
-const opts = { timeoutMs: 4000, memoryMb: 256 };
+const opts = { timeoutMs: 10_000, memoryMb: 256 };
 const last = (s: string) => s.trim().split('\n').at(-1) ?? '';
 
 test('python: ordinary programs pass (standard library, files in the temp dir) and assertion failures fail', { skip: skipPy }, async () => {

@@ -36,7 +36,7 @@ const USAGE = `usage: kolm eval (--model DIR[,DIR…] | --endpoint URL) --tasks 
   --bootstrap-iters N    bootstrap resamples for corpus metrics' stderr (default 1000; lm-eval uses 100000)
   --chat                 render prompts with the model's chat template
   --threads N            ORT threads for a model folder
-  --batch-logits N       max B·T·V logits per scoring batch (default 67108864)
+  --batch-tokens N       max B·T tokens per scoring batch (default 8192)
   --exec-timeout S       seconds per sandboxed code execution (default 10)
   --python PATH          Python interpreter for code tasks (default python3)
   --json                 print the results JSON to stdout`;
@@ -58,7 +58,7 @@ const FLAGS = {
   'bootstrap-iters': { type: 'string' },
   chat: { type: 'boolean' },
   threads: { type: 'string' },
-  'batch-logits': { type: 'string' },
+  'batch-tokens': { type: 'string' },
   'exec-timeout': { type: 'string' },
   python: { type: 'string' },
   json: { type: 'boolean' },
@@ -118,7 +118,7 @@ export async function run(argv: string[]): Promise<void> {
       console.error(`loading ${target}`);
       const kb = await KolmBackend.load(target, {
         threads: num(v, 'threads', { int: true, min: 1 }),
-        score: { maxLogits: num(v, 'batch-logits', { int: true, min: 1 }) },
+        score: { maxBatchTokens: num(v, 'batch-tokens', { int: true, min: 1 }) },
       });
       backend = kb;
       if (v.chat) chat = (t) => kb.model.tokenizer.renderChat([{ role: 'user', content: t }], { addGenerationPrompt: true });

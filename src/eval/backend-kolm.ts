@@ -46,7 +46,7 @@ export class KolmBackend implements Backend {
 
   async loglikelihood(requests: readonly LoglikelihoodRequest[], progress?: Progress): Promise<LoglikelihoodResult[]> {
     const toks = requests.map((r) => encodeRequest(this, this.prefixToken, r));
-    const scores = await scoreTokens(this.model, toks.map(([context, continuation]) => ({ context, continuation })), { ...this.opts.score, progress });
+    const scores = await scoreTokens(this.model, toks.map(([context, continuation]) => ({ context, continuation })), { ...this.opts.score, threads: this.opts.threads, progress });
     return scores.map((s) => ({ logprob: s.logprob, isGreedy: s.isGreedy }));
   }
 
@@ -54,7 +54,7 @@ export class KolmBackend implements Backend {
     const windows = texts.map((t) => rollingWindows(this.encode(t), this.prefixToken, this.maxLength));
     const flat = windows.flatMap((ws) => ws.map(([context, continuation]) => ({ context, continuation })));
     const owner = windows.flatMap((ws, i) => ws.map(() => i));
-    const scores = await scoreTokens(this.model, flat, { ...this.opts.score });
+    const scores = await scoreTokens(this.model, flat, { ...this.opts.score, threads: this.opts.threads });
     const totals = new Array<number>(texts.length).fill(0);
     scores.forEach((s, j) => (totals[owner[j]!]! += s.logprob));
     progress?.(texts.length);

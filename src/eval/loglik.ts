@@ -1,12 +1,24 @@
 /**
- * Batched log-likelihood scoring on a kolm model, over the inference `score` session (every position's logits):
- * requests that share the scored input (context + continuation minus its last token — e.g. the one-token answers of a
- * multiple-choice question) share one row; rows are sorted longest first, right-padded and batched under a logits
- * budget (B·T·V floats); log-softmax runs in float64 on the continuation rows only.
+ * Batched log-likelihood scoring on a kolm model. A scoring graph of its own runs the decoder over a right-padded
+ * batch but applies the LM head only at the positions that predict continuation tokens (gathered from the final
+ * hidden states), then log-softmax and the targets' log-probabilities inside ORT: the output is [B, K] numbers instead
+ * of [B, T, V] logits. For small models with large vocabularies the head is most of the work, so scoring a
+ * multiple-choice question costs about one decoder pass over its prompt.
+ *
+ * Requests that share the scored input (context + continuation minus its last token — e.g. one-token answers
+ * " A" / " B" of one question) share one row; rows are sorted longest first and batched under token and attention
+ * budgets.
  */
 import type { LanguageModel } from '../infer/model.js';
+import { Graph, type Tensor } from '../graph/tensor.js';
+import type { NDArray } from '../graph/ndarray.js';
+import { linear } from '../graph/nn.js';
+import { multipliers, type ModelConfig } from '../model/config.js';
+import { decoderForward } from '../model/decoder.js';
+import { loadModelFolder } from '../model/folder.js';
+import { paramSpecs } from '../model/params.js';
 import { ropeFrequencies, ropeTables } from '../model/rope.js';
-import { ort } from '../runtime/session.js';
+import { Session, ort } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
 
 export interface TokenRequest {
@@ -22,22 +34,59 @@ export interface TokenScore {
 }
 
 export interface ScoreOptions {
-  /** Upper bound on B·T·V logits held at once (default 2^26 floats, 256 MiB). */
-  maxLogits?: number;
   /** Upper bound on B·T tokens per batch (default 8192). */
   maxBatchTokens?: number;
+  /** Upper bound on B·H·T² attention scores per batch (default 2^26). */
+  maxAttention?: number;
+  /** Rows per batch at most (default 64); 1 scores one request per pass. */
+  maxBatch?: number;
   progress?: (done: number) => void;
 }
 
 const MASKED = -1e9;
 
+/** The scoring graph: decoder → hidden states at the requested positions → LM head → target log-probs and maxima. */
+function scoringGraph(c: ModelConfig): Record<string, Tensor> {
+  const g = new Graph('score_positions');
+  const weights: Record<string, Tensor> = {};
+  for (const s of paramSpecs(c)) weights[s.name] = g.input(s.name, s.shape);
+  const inputIds = g.input('input_ids', ['batch', 'seq'], 'int64');
+  const cos = g.input('cos', ['batch', 1, 'seq', c.head_dim]);
+  const sin = g.input('sin', ['batch', 1, 'seq', c.head_dim]);
+  const mask = g.input('mask', ['batch', 1, 'seq', 'seq']);
+  // Positions to score, repeated across the hidden size (gatherElements indexes element-wise).
+  const positions = g.input('positions', ['batch', 'tail', c.hidden_size], 'int64');
+  const targets = g.input('targets', ['batch', 'tail', 1], 'int64');
+  const { hidden } = decoderForward(c, { inputIds, weights, cos, sin, mask });
+  let logits = linear(hidden.gatherElements(positions, 1), weights[c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']!);
+  const m = multipliers(c);
+  if (m.logits !== 1) logits = logits.mul(m.logits);
+  const lp = logits.logSoftmax(-1);
+  return { target_logprob: lp.gatherElements(targets, 2), max_logprob: lp.amax(-1, true) };
+}
+
+const sessions = new WeakMap<LanguageModel, Promise<Session>>();
+
+/** The model's scoring session (its weights are read again from the folder once, then held by ORT). */
+export function scoringSession(model: LanguageModel, threads?: number): Promise<Session> {
+  let s = sessions.get(model);
+  if (!s) {
+    s = loadModelFolder(model.dir).then(({ weights }) =>
+      Session.create(scoringGraph(model.config), { initializers: weights as unknown as Record<string, NDArray>, graphName: 'score_positions', threads }),
+    );
+    sessions.set(model, s);
+  }
+  return s;
+}
+
 interface Row {
   input: number[];
+  /** Positions predicting continuation tokens and the tokens, per member request. */
   members: { index: number; targets: number[] }[];
 }
 
 /** Score each continuation given its context (lm-eval's _loglikelihood_tokens, left-truncated to the context size). */
-export async function scoreTokens(model: LanguageModel, requests: readonly TokenRequest[], opts: ScoreOptions = {}): Promise<TokenScore[]> {
+export async function scoreTokens(model: LanguageModel, requests: readonly TokenRequest[], opts: ScoreOptions & { threads?: number } = {}): Promise<TokenScore[]> {
   const c = model.config;
   const maxLength = c.max_position_embeddings;
   const V = c.vocab_size;
@@ -47,34 +96,41 @@ export async function scoreTokens(model: LanguageModel, requests: readonly Token
     if (!r.continuation.length) throw new KolmError(`log-likelihood request ${index}: empty continuation`);
     if (r.continuation.length > maxLength) throw new KolmError(`log-likelihood request ${index}: continuation of ${r.continuation.length} tokens exceeds the context (${maxLength})`);
     const full = [...r.context, ...r.continuation].slice(-(maxLength + 1));
-    const input = full.slice(0, -1);
     for (const id of full) if (!Number.isInteger(id) || id < 0 || id >= V) throw new KolmError(`log-likelihood request ${index}: token id ${id} is outside the vocabulary (0..${V - 1})`);
+    const input = full.slice(0, -1);
     const key = input.join(',');
     let row = rows.get(key);
     if (!row) rows.set(key, (row = { input, members: [] }));
     row.members.push({ index, targets: [...r.continuation] });
   });
-  const sorted = [...rows.values()].sort((a, b) => b.input.length - a.input.length || (a.input.join(',') < b.input.join(',') ? -1 : 1));
-  const maxLogits = opts.maxLogits ?? 2 ** 26;
+  const sorted = [...rows.values()].sort((a, b) => b.input.length - a.input.length);
   const maxTokens = opts.maxBatchTokens ?? 8192;
+  const maxAttention = opts.maxAttention ?? 2 ** 26;
+  const maxBatch = opts.maxBatch ?? 64;
   // Dynamic NTK scaling depends on the sequence length, so rows are only batched with rows of the same length.
   const sameLengthOnly = c.rope_scaling?.rope_type === 'dynamic';
   const out: TokenScore[] = new Array(requests.length);
-  const session = await model.sessions.score();
+  const session = await scoringSession(model, opts.threads);
+  const H = c.num_attention_heads;
+  const d = c.head_dim;
   let done = 0;
   for (let i = 0; i < sorted.length; ) {
     const T = sorted[i]!.input.length;
     let B = 1;
     while (
-      i + B < sorted.length &&
-      (B + 1) * T * V <= maxLogits &&
-      (B + 1) * T <= maxTokens &&
+      i + B < sorted.length && B < maxBatch &&
+      (B + 1) * T <= maxTokens && (B + 1) * H * T * T <= maxAttention &&
       (!sameLengthOnly || sorted[i + B]!.input.length === T)
     ) B++;
     const batch = sorted.slice(i, i + B);
     i += B;
+    // The scored positions of a row: each member's continuation occupies the row's last positions.
+    const K = Math.max(...batch.map((r) => Math.max(...r.members.map((m) => m.targets.length)) * r.members.length));
     const ids = new BigInt64Array(B * T);
     const mask = new Float32Array(B * T * T).fill(MASKED);
+    const positions = new BigInt64Array(B * K * c.hidden_size);
+    const targets = new BigInt64Array(B * K);
+    const slots: { b: number; k: number; member: Row['members'][number]; j: number }[] = [];
     batch.forEach((row, b) => {
       const L = row.input.length;
       row.input.forEach((id, t) => (ids[b * T + t] = BigInt(id)));
@@ -83,9 +139,18 @@ export async function scoreTokens(model: LanguageModel, requests: readonly Token
         for (let k = 0; k <= q && k < L; k++) mask[base + k] = 0;
         if (q >= L) mask[base + q] = 0;
       }
+      let k = 0;
+      for (const m of row.members) {
+        const n = m.targets.length;
+        for (let j = 0; j < n; j++, k++) {
+          const pos = BigInt(L - n + j);
+          positions.fill(pos, (b * K + k) * c.hidden_size, (b * K + k + 1) * c.hidden_size);
+          targets[b * K + k] = BigInt(m.targets[j]!);
+          slots.push({ b, k, member: m, j });
+        }
+      }
     });
     const { cos, sin } = ropeTables(ropeFrequencies(c, T), [...Array(T).keys()]);
-    const d = c.head_dim;
     const tile = (src: ArrayLike<number>) => {
       const one = Float32Array.from(src);
       const all = new Float32Array(B * T * d);
@@ -97,38 +162,21 @@ export async function scoreTokens(model: LanguageModel, requests: readonly Token
       mask: new ort.Tensor('float32', mask, [B, 1, T, T]),
       cos: tile(cos.data),
       sin: tile(sin.data),
+      positions: new ort.Tensor('int64', positions, [B, K, c.hidden_size]),
+      targets: new ort.Tensor('int64', targets, [B, K, 1]),
     });
-    const logits = result['logits']!.data as Float32Array;
-    batch.forEach((row, b) => {
-      const L = row.input.length;
-      for (const m of row.members) {
-        const n = m.targets.length;
-        let total = 0;
-        let greedy = true;
-        const per: number[] = [];
-        for (let j = 0; j < n; j++) {
-          const pos = L - n + j;
-          const off = (b * T + pos) * V;
-          let max = -Infinity;
-          let arg = 0;
-          for (let v = 0; v < V; v++) {
-            const x = logits[off + v]!;
-            if (x > max) {
-              max = x;
-              arg = v;
-            }
-          }
-          let sum = 0;
-          for (let v = 0; v < V; v++) sum += Math.exp(logits[off + v]! - max);
-          const lp = logits[off + m.targets[j]!]! - max - Math.log(sum);
-          per.push(lp);
-          total += lp;
-          if (arg !== m.targets[j]) greedy = false;
-        }
-        out[m.index] = { logprob: total, isGreedy: greedy, tokenLogprobs: per };
-      }
-      done += row.members.length;
-    });
+    const lp = result['target_logprob']!.data as Float32Array;
+    const mx = result['max_logprob']!.data as Float32Array;
+    const partial = new Map<Row['members'][number], { per: number[]; greedy: boolean }>();
+    for (const s of slots) {
+      let acc = partial.get(s.member);
+      if (!acc) partial.set(s.member, (acc = { per: [], greedy: true }));
+      const v = lp[s.b * K + s.k]!;
+      acc.per[s.j] = v;
+      if (v < mx[s.b * K + s.k]!) acc.greedy = false;
+    }
+    for (const [m, acc] of partial) out[m.index] = { logprob: acc.per.reduce((a, b) => a + b, 0), isGreedy: acc.greedy, tokenLogprobs: acc.per };
+    done += batch.reduce((a, r) => a + r.members.length, 0);
     opts.progress?.(done);
   }
   return out;
