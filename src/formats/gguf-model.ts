@@ -314,6 +314,9 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
   if (valueLength !== headDim) m.fail('llama.attention.value_length', `is ${valueLength}, but key_length is ${headDim}; kolm needs equal key and value head sizes`);
   const ropeDims = m.int('llama.rope.dimension_count', headDim);
   if (ropeDims !== headDim) m.fail('llama.rope.dimension_count', `is ${ropeDims}; kolm rotates the whole head (${headDim})`);
+  // Bound the layer count by the tensors present before anything is sized from it (a lying count must not allocate).
+  const blocks = m.int('llama.block_count');
+  if (9 * blocks > g.tensors.length) m.fail('llama.block_count', `is ${blocks}, but the file has only ${g.tensors.length} tensors (a Llama block has 9)`);
   const tied = !g.tensors.some((t) => t.name === 'output.weight');
   const tokenId = (key: string): number | undefined => {
     if (!m.get(key)) return undefined;
@@ -332,7 +335,7 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
       vocab_size: m.int('llama.vocab_size', tokens.length),
       hidden_size: hidden,
       intermediate_size: m.int('llama.feed_forward_length'),
-      num_hidden_layers: m.int('llama.block_count'),
+      num_hidden_layers: blocks,
       num_attention_heads: heads,
       num_key_value_heads: m.int('llama.attention.head_count_kv', heads),
       head_dim: headDim,
