@@ -8,6 +8,8 @@ import { TaskIndex, builtinTaskDir, loadWithIncludes, validateTask } from '../sr
 import { Task } from '../src/eval/task.js';
 import { parseDelimited, loadSplit, readDataFile, resolveDataFiles } from '../src/eval/datasets.js';
 import { FUNCTIONS } from '../src/eval/functions.js';
+import { evaluate } from '../src/eval/evaluator.js';
+import type { Backend, LoglikelihoodRequest } from '../src/eval/backend.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixtures = join(root, 'test', 'fixtures', 'eval');
@@ -151,4 +153,33 @@ test('KoBEST and CLIcK adapters reproduce lm-eval’s prompts and subsets', () =
   assert.equal(f('click.get_context')(doc), '주어진 질문을 천천히 읽고, 적절한 정답을 A, B, C, D 중에 골라 알파벳 하나로 답하시오.\n\n질문: Q?\n보기:\nA:1999년, B: 2000년, C: 2001년, D: 2002년\n정답:');
   assert.equal(f('click.get_target')(doc), 'C');
   assert.deepEqual(f('click.get_choices')({ ...doc, id: 'CSAT_korean_22_5' }), ['A', 'B', 'C', 'D', 'E']);
+});
+
+test('the evaluator with a scripted backend: aggregation, --limit fractions, samples and chat-template prompts', async () => {
+  const index = new TaskIndex([join(fixtures, 'tasks')]);
+  const seen: LoglikelihoodRequest[] = [];
+  // Log-likelihood 0 for each question's first choice, −1 for the others: the first choice always wins.
+  const scripted: Backend = {
+    name: 'scripted',
+    info: { backend: 'scripted' },
+    loglikelihood: async (reqs) => {
+      seen.push(...reqs);
+      return reqs.map((r) => ({ logprob: ['부산', '세종대왕', '열 달', '50도'].some((c) => r.continuation.endsWith(c)) ? 0 : -1, isGreedy: false }));
+    },
+    loglikelihoodRolling: () => Promise.reject(new Error('not used')),
+    generateUntil: () => Promise.reject(new Error('not used')),
+  };
+  const samples: Record<string, unknown>[] = [];
+  const res = await evaluate({ backend: scripted, tasks: [index.task('fixture_ko_mc')], dataDir, limit: 0.5, bootstrapIters: 0, onSample: (x) => samples.push(x) });
+  // labels of the first four test questions: 1, 0, 2, 1 → only the second has the first choice right
+  assert.equal(res.results['fixture_ko_mc']!['acc,none'], 0.25);
+  assert.equal(res.results['fixture_ko_mc']!['acc_stderr,none'], 'N/A', 'bootstrap 0 = no standard errors');
+  assert.deepEqual(res['n-samples']['fixture_ko_mc'], { original: 8, effective: 4 });
+  assert.equal(samples.length, 4);
+  assert.deepEqual(samples[1]!['metrics'], { acc: 1, acc_norm: 1, acc_bytes: 1, f1: [0, 0], mcc: [0, 0] });
+  assert.equal(seen.length, 16);
+  assert.equal(seen[0]!.continuation, ' 부산');
+  seen.length = 0;
+  await evaluate({ backend: scripted, tasks: [index.task('fixture_ko_mc')], dataDir, limit: 1, numFewshot: 0, chat: (t) => `<|user|>${t}<|assistant|>` });
+  assert.deepEqual(seen.map((r) => [r.context, r.continuation]), ['부산', '서울', '대구', '광주'].map((c) => ['<|user|>질문: 대한민국의 수도는 어디인가?\n답:<|assistant|>', c]));
 });
