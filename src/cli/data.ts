@@ -19,6 +19,7 @@ export async function run(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === 'build') return build(rest);
   if (sub === 'inspect') return inspect(rest);
+  if (sub === 'sft-mix') return (await import('./data-sft-mix.js')).run(rest);
   if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
     console.log(USAGE);
     return;

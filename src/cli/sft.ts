@@ -1,0 +1,26 @@
+import { sft } from '../train/sft.js';
+import { OPTIM_OPTIONS, OPTIM_USAGE, optim, parse, requireOptions } from './align-args.js';
+
+const USAGE = `usage: kolm sft --model DIR --data CHATS.jsonl[,MORE.jsonl] --out DIR [options]
+  supervised fine-tuning on chats ({"messages": [...]} or prompt/completion JSONL, .gz too): loss on assistant turns only,
+  conversations packed into rows with attention kept inside each conversation
+  --valid FILE             held-out chats for validation loss
+  --epochs N (1) | --steps N   --batch ROWS (8)  --seq T (512)  --accumulation K (1)  --no-pack (one conversation per row)
+${OPTIM_USAGE} (lr default 3e-4)
+  --eval-every N  --save-every N  --seed N  --threads N  --on-nan skip|stop  --quiet
+  writes OUT/model (HF folder + tokenizer), OUT/metrics.jsonl, OUT/loss.svg, OUT/summary.json`;
+
+export async function run(argv: string[]): Promise<void> {
+  const p = parse(argv, ['model', 'data', 'valid', 'out', 'epochs', 'steps', 'batch', 'seq', 'accumulation', 'eval-every', 'save-every', 'seed', 'threads', 'on-nan', ...OPTIM_OPTIONS], ['no-pack', 'quiet'], ['data']);
+  if (!requireOptions(p, USAGE, ['model', 'data', 'out'])) return;
+  const onNan = p.str('on-nan');
+  const r = await sft({
+    model: p.str('model')!, data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, epochs: p.num('epochs'), steps: p.int('steps'), batch: p.int('batch'), seq: p.int('seq'),
+    accumulation: p.int('accumulation'), pack: !p.bool('no-pack'), evalEvery: p.int('eval-every'), saveEvery: p.int('save-every'), seed: p.int('seed'), threads: p.int('threads'),
+    onNonFinite: onNan === 'stop' ? 'stop' : 'skip', quiet: p.bool('quiet'), ...optim(p),
+  });
+  const s = r.summary;
+  console.log(`done: ${s['steps']} steps, loss ${fmt(s['first_loss'])} → ${fmt(s['last_loss'])}${s['val_loss_after'] !== null ? `, validation loss ${fmt(s['val_loss_before'])} → ${fmt(s['val_loss_after'])}` : ''}; model in ${r.modelDir}`);
+}
+
+export const fmt = (x: unknown) => (typeof x === 'number' ? x.toFixed(4) : String(x));
