@@ -176,3 +176,10 @@ test('deadlines: a generation past the request timeout is 504 (an error event wh
     await strict.close();
   }
 });
+
+test('a completions request with more prompts than rows and queue together is served, not refused', async () => {
+  // This server runs 1 row with 1 waiting: the request's 6 prompts go through a batch at a time.
+  const r = await call('/v1/completions', { model: 'model', prompt: ['a', 'b', 'c', '서울', '학교', 'Seoul'], max_tokens: 2, temperature: 0 });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.deepEqual((r.json['choices'] as { index: number }[]).map((c) => c.index), [0, 1, 2, 3, 4, 5]);
+});

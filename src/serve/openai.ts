@@ -394,8 +394,8 @@ export async function chatCompletions(ctx: Context, body: unknown): Promise<Repl
     const needed = ctx.engine.matcher(grammar).tokensToFinish;
     if (needed > limit) throw invalid(maxTokens === undefined ? 'messages' : 'max_tokens', `The completion budget (${limit} tokens) is too small for the required output format, which needs at least ${needed} tokens`, 'budget_too_small');
   }
-  const parseTools_ = activeTools !== undefined && !format;
-  const toolNames = new Set(parseTools_ ? activeTools!.map((t) => t.name) : []);
+  const splitCalls = activeTools !== undefined && !format;
+  const toolNames = new Set(splitCalls ? activeTools!.map((t) => t.name) : []);
 
   const completionId = id('chatcmpl');
   const job: Job = {
@@ -412,7 +412,7 @@ export async function chatCompletions(ctx: Context, body: unknown): Promise<Repl
   const finishOf = (r: JobResult, calls: number) => (r.finishReason === 'length' ? 'length' : calls > 0 ? 'tool_calls' : 'stop');
 
   if (!params.stream) {
-    const extractor = parseTools_ ? new ToolCallExtractor(toolNames) : undefined;
+    const extractor = splitCalls ? new ToolCallExtractor(toolNames) : undefined;
     const r = await runJob(ctx, job);
     let content = r.text;
     let calls: ToolCall[] = [];
@@ -449,7 +449,7 @@ export async function chatCompletions(ctx: Context, body: unknown): Promise<Repl
     choices: [{ index: 0, delta, logprobs: lp ? { content: lp.map((l) => chatLogprob(tok, l)), refusal: null } : null, finish_reason: finish }],
   });
   sse.send(chunk({ role: 'assistant', content: '', refusal: null }, null));
-  const extractor = parseTools_ ? new ToolCallExtractor(toolNames) : undefined;
+  const extractor = splitCalls ? new ToolCallExtractor(toolNames) : undefined;
   let callCount = 0;
   // Log-probabilities ride on the next chunk that carries text or a call (text can be held back a while).
   let pending: TokenLogprob[] = [];
@@ -521,6 +521,20 @@ function parsePrompts(f: Fields, tok: Tokenizer, vocab: number): number[][] {
   return prompts;
 }
 
+/** `fn` over every item with at most `limit` running at once; results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 interface LegacyLogprobs {
   tokens: string[];
   token_logprobs: (number | null)[];
@@ -563,26 +577,26 @@ export async function completions(ctx: Context, body: unknown): Promise<Reply> {
     return out;
   };
 
+  // A request's prompts run at most a batch at a time, so a long list (lm-eval batches) never fills the queue itself.
+  const inFlight = ctx.engine.scheduler.capacity.maxBatch;
   if (!params.stream) {
-    const results = await Promise.all(
-      prompts.map(async (prompt, index) => {
-        const scored = echo && logprobs !== undefined ? await ctx.engine.scoreTokens(prompt, logprobs) : undefined;
-        const r: JobResult = limits[index] === 0
-          ? { text: '', ids: [], finishReason: 'length', promptTokens: prompt.length, completionTokens: 0, logprobs: [], firstTokenAt: undefined }
-          : await runJob(ctx, { prompt, maxTokens: limits[index]!, sampling: params.sampling, stop: params.stop, ignoreEos: params.ignoreEos, logitBias: params.logitBias, logprobs });
-        if (limits[index] === 0) ctx.metrics.promptTokens.inc({}, prompt.length);
-        const promptText = echo ? tok.decode(prompt) : '';
-        let lp: LegacyLogprobs | null = null;
-        if (logprobs !== undefined) {
-          const gen = legacy(r.ids, r.logprobs, promptText.length, false);
-          if (echo) {
-            const head = legacy(prompt, scored, 0, true);
-            lp = { tokens: [...head.tokens, ...gen.tokens], token_logprobs: [...head.token_logprobs, ...gen.token_logprobs], top_logprobs: [...head.top_logprobs, ...gen.top_logprobs], text_offset: [...head.text_offset, ...gen.text_offset] };
-          } else lp = gen;
-        }
-        return { r, choice: { index, text: promptText + r.text, logprobs: lp, finish_reason: r.finishReason === 'length' ? 'length' : 'stop' } };
-      }),
-    );
+    const results = await mapLimited(prompts, inFlight, async (prompt, index) => {
+      const scored = echo && logprobs !== undefined ? await ctx.engine.scoreTokens(prompt, logprobs) : undefined;
+      const r: JobResult = limits[index] === 0
+        ? { text: '', ids: [], finishReason: 'length', promptTokens: prompt.length, completionTokens: 0, logprobs: [], firstTokenAt: undefined }
+        : await runJob(ctx, { prompt, maxTokens: limits[index]!, sampling: params.sampling, stop: params.stop, ignoreEos: params.ignoreEos, logitBias: params.logitBias, logprobs });
+      if (limits[index] === 0) ctx.metrics.promptTokens.inc({}, prompt.length);
+      const promptText = echo ? tok.decode(prompt) : '';
+      let lp: LegacyLogprobs | null = null;
+      if (logprobs !== undefined) {
+        const gen = legacy(r.ids, r.logprobs, promptText.length, false);
+        if (echo) {
+          const head = legacy(prompt, scored, 0, true);
+          lp = { tokens: [...head.tokens, ...gen.tokens], token_logprobs: [...head.token_logprobs, ...gen.token_logprobs], top_logprobs: [...head.top_logprobs, ...gen.top_logprobs], text_offset: [...head.text_offset, ...gen.text_offset] };
+        } else lp = gen;
+      }
+      return { r, choice: { index, text: promptText + r.text, logprobs: lp, finish_reason: r.finishReason === 'length' ? 'length' : 'stop' } };
+    });
     const total = results.reduce((a, { r }) => ({ promptTokens: a.promptTokens + r.promptTokens, completionTokens: a.completionTokens + r.completionTokens }), { promptTokens: 0, completionTokens: 0 });
     return { status: 200, body: { id: completionId, object: 'text_completion', created, model: ctx.modelId, system_fingerprint: fingerprint(ctx), choices: results.map((x) => x.choice), usage: usage(total) } };
   }
@@ -594,28 +608,26 @@ export async function completions(ctx: Context, body: unknown): Promise<Reply> {
   });
   let results: JobResult[];
   try {
-    results = await Promise.all(
-      prompts.map(async (prompt, index) => {
-        const promptText = echo ? tok.decode(prompt) : '';
-        if (promptText) sse.send(chunk(index, promptText, null));
-        if (limits[index] === 0) {
-          ctx.metrics.promptTokens.inc({}, prompt.length);
-          sse.send(chunk(index, '', 'length'));
-          return { text: '', ids: [], finishReason: 'length', promptTokens: prompt.length, completionTokens: 0, logprobs: [], firstTokenAt: undefined } satisfies JobResult;
-        }
-        let offset = promptText.length;
-        const r = await runJob(ctx, {
-          prompt, maxTokens: limits[index]!, sampling: params.sampling, stop: params.stop, ignoreEos: params.ignoreEos, logitBias: params.logitBias, logprobs,
-          onDelta: (text, tokens, lps) => {
-            const lp = logprobs === undefined ? null : legacy(tokens, lps, offset, false);
-            offset += text.length;
-            if (text || lp) sse.send(chunk(index, text, null, lp));
-          },
+    results = await mapLimited(prompts, inFlight, async (prompt, index) => {
+      const promptText = echo ? tok.decode(prompt) : '';
+      if (promptText) sse.send(chunk(index, promptText, null));
+      if (limits[index] === 0) {
+        ctx.metrics.promptTokens.inc({}, prompt.length);
+        sse.send(chunk(index, '', 'length'));
+        return { text: '', ids: [], finishReason: 'length', promptTokens: prompt.length, completionTokens: 0, logprobs: [], firstTokenAt: undefined } satisfies JobResult;
+      }
+      let offset = promptText.length;
+      const r = await runJob(ctx, {
+        prompt, maxTokens: limits[index]!, sampling: params.sampling, stop: params.stop, ignoreEos: params.ignoreEos, logitBias: params.logitBias, logprobs,
+        onDelta: (text, tokens, lps) => {
+          const lp = logprobs === undefined ? null : legacy(tokens, lps, offset, false);
+          offset += text.length;
+          if (text || lp) sse.send(chunk(index, text, null, lp));
+        },
         });
         if (r.finishReason !== 'abort') sse.send(chunk(index, '', r.finishReason === 'length' ? 'length' : 'stop'));
         return r;
-      }),
-    );
+    });
   } catch (err) {
     sendStreamError(sse, err);
     return undefined;
