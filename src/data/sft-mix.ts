@@ -706,7 +706,8 @@ export async function buildSftMix(o: SftMixOptions): Promise<MixManifest> {
       await writeFileAtomic(join(tmp, name), text);
       const bySource: Record<string, number> = {};
       for (const x of records as { source: string }[]) bySource[x.source] = (bySource[x.source] ?? 0) + 1;
-      manifest.files[name] = { records: records.length, sha256: createHash('sha256').update(text).digest('hex'), bySource };
+      const sorted = Object.fromEntries(Object.entries(bySource).sort(([a], [b]) => a.localeCompare(b)));
+      manifest.files[name] = { records: records.length, sha256: createHash('sha256').update(text).digest('hex'), bySource: sorted };
     }
     await writeFileAtomic(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     await writeFileAtomic(join(tmp, 'README.md'), mixReadme(manifest));
