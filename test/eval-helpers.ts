@@ -54,9 +54,9 @@ export async function startCompletionsServer(model: LanguageModel): Promise<Test
   const text = (id: number) => tok.decode([id]);
   const handle = async (body: Record<string, unknown>) => {
     const raw = body['prompt'];
-    const prompts: number[][] = typeof raw === 'string' ? [tok.encode(raw)]
+    const prompts: number[][] = typeof raw === 'string' ? [tok.encode(raw, { allowSpecial: true })]
       : Array.isArray(raw) && raw.every((x) => typeof x === 'number') ? [raw as number[]]
-        : (raw as (string | number[])[]).map((p) => (typeof p === 'string' ? tok.encode(p) : p));
+        : (raw as (string | number[])[]).map((p) => (typeof p === 'string' ? tok.encode(p, { allowSpecial: true }) : p));
     const echo = body['echo'] === true;
     const k = typeof body['logprobs'] === 'number' ? (body['logprobs'] as number) : undefined;
     const maxTokens = typeof body['max_tokens'] === 'number' ? (body['max_tokens'] as number) : 16;

@@ -124,7 +124,7 @@ export async function run(argv: string[]): Promise<void> {
       if (v.chat) chat = (t) => kb.model.tokenizer.renderChat([{ role: 'user', content: t }], { addGenerationPrompt: true });
     } else {
       const tok = v.tokenizer ? await Tokenizer.load(v.tokenizer) : undefined;
-      const codec = tok ? { encode: (t: string) => tok.encode(t) } : undefined;
+      const codec = tok ? { encode: (t: string) => tok.encode(t, { allowSpecial: true }) } : undefined;
       backend = new OpenAICompletionsBackend({
         baseUrl: target,
         model: v['endpoint-model'],

@@ -42,7 +42,8 @@ export class KolmBackend implements Backend {
     return this.model.config.max_position_embeddings;
   }
 
-  encode = (text: string): number[] => this.model.tokenizer.encode(text);
+  /** Special-token strings in the text are recognised (as HF tokenizers do under lm-eval, and chat templates need). */
+  encode = (text: string): number[] => this.model.tokenizer.encode(text, { allowSpecial: true });
 
   async loglikelihood(requests: readonly LoglikelihoodRequest[], progress?: Progress): Promise<LoglikelihoodResult[]> {
     const toks = requests.map((r) => encodeRequest(this, this.prefixToken, r));

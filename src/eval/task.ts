@@ -211,7 +211,8 @@ export class Task {
   /** lm-eval's ContextSampler.sample / FirstNSampler.sample for one evaluation document. */
   private sampleFewshot(n: number, doc: Doc): Doc[] {
     const pool = this.fewshotPool ?? [];
-    const sameSplit = this.fewshotSplit != null && this.fewshotSplit === this.config.test_split;
+    // lm-eval passes the evaluated document for exclusion when fewshot split == test split (None == None included).
+    const sameSplit = (this.fewshotSplit ?? null) === (this.config.test_split ?? null);
     const key = (d: Doc) => JSON.stringify(d);
     const docKey = sameSplit ? key(doc) : undefined;
     if (this.config.fewshot_config?.sampler === 'first_n') {
