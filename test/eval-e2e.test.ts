@@ -12,7 +12,7 @@ import { scoreTokens } from '../src/eval/loglik.js';
 import { TaskIndex } from '../src/eval/config.js';
 import { Task } from '../src/eval/task.js';
 import { evaluate, type EvalResults } from '../src/eval/evaluator.js';
-import { renderReport } from '../src/eval/report.js';
+import { mergeRuns, renderReport } from '../src/eval/report.js';
 import { serve, type KolmServer } from '../src/serve/index.js';
 import { makeTinyModel, repoRoot, startCompletionsServer, type TestServer } from './eval-helpers.js';
 
@@ -124,6 +124,12 @@ test('a tiny task end to end on a kolm folder: accuracy equals a by-hand computa
   assert.match(html, /<svg[^>]*>/);
   assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/, 'self-contained');
   assert.match(html, /fixture_ko_mc/);
+  // Two result files of one model (say, different --limit runs) merge into one column.
+  const other = JSON.parse(JSON.stringify(res)) as EvalResults;
+  other.results = { extra_task: { alias: 'extra_task', 'acc,none': 0.5 } };
+  const merged = mergeRuns([{ label: 'tiny', results: res }, { label: 'tiny', results: other }, { label: 'b', results: other }]);
+  assert.deepEqual(merged.map((r) => r.label), ['tiny', 'b']);
+  assert.deepEqual(Object.keys(merged[0]!.results.results).sort(), [...Object.keys(res.results), 'extra_task'].sort());
 });
 
 test('the OpenAI-compatible backend gives the same log-likelihoods and results as the kolm folder', async () => {

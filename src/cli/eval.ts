@@ -13,10 +13,10 @@ import { OpenAICompletionsBackend } from '../eval/backend-openai.js';
 import type { Backend } from '../eval/backend.js';
 import { builtinTaskDir, TaskIndex } from '../eval/config.js';
 import { evaluate, type EvalResults } from '../eval/evaluator.js';
-import { loadResults, renderReport, type ReportRun } from '../eval/report.js';
+import { loadResults, mergeRuns, renderReport, type ReportRun } from '../eval/report.js';
 
 const USAGE = `usage: kolm eval (--model DIR[,DIR…] | --endpoint URL) --tasks NAME[,NAME…] [options]
-       kolm eval report RESULTS.json… --out report.html [--title TEXT]
+       kolm eval report RESULTS.json… --out report.html [--title TEXT]   (files of one model share a column)
        kolm eval --list [--include-path DIR]
 
   --model DIR[,DIR…]     kolm model folders (each evaluated in turn; a report compares them)
@@ -191,17 +191,11 @@ async function report(argv: string[]): Promise<void> {
   }
   if (!positionals.length) throw new KolmError(`eval report: give one or more results.json files\n\n${USAGE}`);
   if (!v.out) throw new KolmError('eval report: --out FILE.html is required');
-  const runs: ReportRun[] = positionals.map((p) => {
+  // Files of the same model (e.g. a log-likelihood run and a generation run with another --limit) share a column.
+  const runs: ReportRun[] = mergeRuns(positionals.map((p) => {
     const results = loadResults(p);
     return { label: results.model_name ?? basename(p), results };
-  });
-  const labels = new Set<string>();
-  for (const r of runs) {
-    let l = r.label;
-    for (let i = 2; labels.has(l); i++) l = `${r.label} (${i})`;
-    r.label = l;
-    labels.add(l);
-  }
+  }));
   writeFileSync(v.out, renderReport(runs, v.title ?? 'kolm evaluation'));
   console.error(`wrote ${v.out} (${runs.length} model${runs.length > 1 ? 's' : ''})`);
 }

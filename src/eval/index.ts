@@ -11,5 +11,5 @@ export { AGGREGATIONS, aggregate, bootstrapStderr, exactMatch, macroF1, binaryF1
 export { corpusBleu, sentenceBleu, corpusChrf, sentenceChrf, tokenize13a, tokenizeIntl, computeBleu } from './sacrebleu.js';
 export { runProgram, sandboxInfo, type SandboxOptions, type RunResult } from './sandbox.js';
 export { isToxic, isRefusal, lexiconSummary, preferenceAuc, REFUSAL_PATTERNS } from './safety.js';
-export { renderReport, loadResults, type ReportRun } from './report.js';
+export { renderReport, loadResults, mergeRuns, type ReportRun } from './report.js';
 export { PyRandom } from './pyrandom.js';

@@ -111,6 +111,28 @@ function table(runs: ReportRun[], rows: { section: 'results' | 'groups'; task: s
   return `<table>${head}${body.join('')}</table>`;
 }
 
+/**
+ * Runs of the same model (same label) merged into one: task results, groups, shots, samples, timings and task info
+ * of later runs add to (or replace, for a task run twice) the earlier ones.
+ */
+export function mergeRuns(runs: ReportRun[]): ReportRun[] {
+  const byLabel = new Map<string, ReportRun>();
+  for (const run of runs) {
+    const prev = byLabel.get(run.label);
+    if (!prev) {
+      byLabel.set(run.label, { label: run.label, results: JSON.parse(JSON.stringify(run.results)) as EvalResults });
+      continue;
+    }
+    const a = prev.results, b = run.results;
+    for (const k of ['results', 'groups', 'group_subtasks', 'configs', 'versions', 'n-shot', 'higher_is_better', 'n-samples', 'timings', 'task_info'] as const) {
+      (a as unknown as Record<string, Record<string, unknown>>)[k] = { ...((a as unknown as Record<string, Record<string, unknown>>)[k] ?? {}), ...((b as unknown as Record<string, Record<string, unknown>>)[k] ?? {}) };
+    }
+    a.total_evaluation_time_seconds = (a.total_evaluation_time_seconds ?? 0) + (b.total_evaluation_time_seconds ?? 0);
+    if (a.config?.['limit'] !== b.config?.['limit']) a.config = { ...a.config, limit: `${a.config?.['limit'] ?? 'none'} / ${b.config?.['limit'] ?? 'none'}` };
+  }
+  return [...byLabel.values()];
+}
+
 /** Render the report for one or more runs (one per model). */
 export function renderReport(runs: ReportRun[], title = 'kolm evaluation'): string {
   if (!runs.length) throw new KolmError('report: no results given');
