@@ -139,8 +139,12 @@ test('javascript: permission model confines fs to the temp dir, no child process
   assert.equal(connections, 0);
   const loop = await runProgram('javascript', 'for (;;) {}', { ...opts, timeoutMs: 1500 });
   assert.equal(loop.status, 'timeout');
+});
+
+test('javascript: memory bombs fail under the data-segment limit', { skip: sandboxInfo().prlimit ? false : 'prlimit is not available (no rlimits for Node programs)' }, async () => {
   const bomb = await runProgram('javascript', 'const a = []; for (;;) a.push(Buffer.alloc(64 * 1024 * 1024, 1));', opts);
   assert.equal(bomb.status, 'failed');
+  assert.match(bomb.stderr, /allocation failed|out of memory/i);
 });
 
 test('a HumanEval-format task end to end: completions run against the tests in the sandbox (pass, fail, hang)', { skip: skipPy }, async () => {
