@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
@@ -163,22 +163,28 @@ async function presetFolder(name: string, dir: string): Promise<void> {
 }
 
 interface ProfileSummary {
+  /** Decode runs profiled. All times are medians over runs (robust to the preemption a busy machine adds), in ms. */
   steps: number;
-  /**
-   * Mean time of one decode run inside ORT (its profile's model_run, ms), of one `session.run` call as JS sees it
-   * (feeds converted, outputs wrapped), and of one whole generation step (plus masks, rotary tables, cache appends,
-   * sampling).
-   */
+  /** Kernels (graph nodes) executed per run. */
+  nodes: number;
+  /** One decode run inside ORT (its profile's model_run). */
   run_ms: number;
+  /** One `session.run` call as JS sees it (feeds converted, outputs wrapped). */
   session_run_ms: number;
+  /** One whole generation step: the run plus kolm's JS work (masks, rotary tables, cache appends, sampling). */
   step_ms: number;
-  /** Sum of kernel times per run (ms) and the share of run time outside kernels (ORT's per-run fixed cost). */
+  /** Sum over nodes of each node's median kernel time. */
   kernel_ms: number;
-  outside_kernels_share: number;
-  /** Kernel time per run by op type, largest first (ms). */
+  /** Idle time between consecutive kernels (ORT's executor), summed per run, and its median per node gap (µs). */
+  between_kernels_ms: number;
+  gap_us: number;
+  /** Kernels shorter than 20 µs per run and their summed time: the fixed cost of many small ops. */
+  small_kernels: number;
+  small_kernels_ms: number;
+  /** Kernel time by op type, largest first. */
   by_op: Record<string, number>;
-  /** The slowest nodes (ms per run). */
-  top_nodes: Array<{ node: string; op: string; ms: number }>;
+  /** The slowest nodes, with their input shapes. */
+  top_nodes: Array<{ node: string; op: string; ms: number; inputs: string }>;
   /** Where the traces are. */
   trace_dir?: string;
 }
@@ -231,39 +237,58 @@ export async function profileChild(json: string): Promise<void> {
 async function summarizeProfile(outDir: string, runTimes: number[], tokenTimes: number[]): Promise<ProfileSummary> {
   const files = (await readdir(outDir)).filter((f) => f.startsWith('kolm-decode') && f.endsWith('.json'));
   // ORT's Chrome-trace events: one 'model_run' (cat Session) per run, one '<node>_kernel_time' (cat Node) per kernel.
-  type TraceEvent = { cat: string; name: string; dur: number; args?: { op_name?: string } };
+  type TraceEvent = { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; input_type_shape?: unknown } };
   const isRun = (e: TraceEvent) => e.cat === 'Session' && e.name === 'model_run';
   let trace: TraceEvent[] = [];
   for (const f of files) {
     const events = JSON.parse(await readFile(join(outDir, f), 'utf8')) as TraceEvent[];
     if (events.filter(isRun).length > trace.filter(isRun).length) trace = events; // the decode session runs most
   }
-  const runsEv = trace.filter(isRun);
-  const kernels = trace.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-  const n = runsEv.length;
-  if (n === 0) throw new KolmError(`${outDir}: no ORT profile with session runs was written`);
-  const runUs = runsEv.reduce((s, e) => s + e.dur, 0) / n;
-  const byOp: Record<string, number> = {};
-  const byNode = new Map<string, { op: string; us: number }>();
+  const runs = trace.filter(isRun);
+  if (runs.length === 0) throw new KolmError(`${outDir}: no ORT profile with session runs was written`);
+  const kernels = trace.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time')).sort((x, y) => x.ts - y.ts);
+  const byNode = new Map<string, { op: string; durs: number[]; inputs: string }>();
   for (const k of kernels) {
-    const op = k.args?.op_name ?? '?';
-    byOp[op] = (byOp[op] ?? 0) + k.dur / n / 1e3;
     const node = k.name.replace(/_kernel_time$/, '');
-    const prev = byNode.get(node) ?? { op, us: 0 };
-    prev.us += k.dur / n;
-    byNode.set(node, prev);
+    const entry = byNode.get(node) ?? { op: k.args?.op_name ?? '?', durs: [], inputs: JSON.stringify(k.args?.input_type_shape ?? []) };
+    entry.durs.push(k.dur);
+    byNode.set(node, entry);
   }
-  const kernelMs = Object.values(byOp).reduce((a, b) => a + b, 0);
-  const steps = tokenTimes.length - 1;
+  const nodes = [...byNode.entries()].map(([node, v]) => ({ node, op: v.op, us: median(v.durs), inputs: v.inputs }));
+  const byOp: Record<string, number> = {};
+  for (const n of nodes) byOp[n.op] = (byOp[n.op] ?? 0) + n.us / 1e3;
+  // Gaps between consecutive kernels inside each run.
+  const gaps: number[] = [];
+  const runGaps: number[] = [];
+  let k = 0;
+  for (const r of runs) {
+    while (k < kernels.length && kernels[k]!.ts < r.ts) k++;
+    let total = 0;
+    for (let prevEnd = -1; k < kernels.length && kernels[k]!.ts <= r.ts + r.dur; k++) {
+      if (prevEnd >= 0) {
+        gaps.push(kernels[k]!.ts - prevEnd);
+        total += kernels[k]!.ts - prevEnd;
+      }
+      prevEnd = kernels[k]!.ts + kernels[k]!.dur;
+    }
+    runGaps.push(total);
+  }
+  const small = nodes.filter((n) => n.us < 20);
+  const steps = tokenTimes.slice(1).map((t, i) => t - tokenTimes[i]!);
+  const ms = (x: number) => +x.toFixed(3);
   return {
-    steps: n,
-    run_ms: +(runUs / 1e3).toFixed(4),
-    session_run_ms: +(runTimes.reduce((a, b) => a + b, 0) / runTimes.length).toFixed(4),
-    step_ms: +((tokenTimes[steps]! - tokenTimes[0]!) / steps).toFixed(4),
-    kernel_ms: +kernelMs.toFixed(4),
-    outside_kernels_share: +(1 - kernelMs / (runUs / 1e3)).toFixed(3),
-    by_op: Object.fromEntries(Object.entries(byOp).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, +v.toFixed(4)])),
-    top_nodes: [...byNode.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, 12).map(([node, v]) => ({ node, op: v.op, ms: +(v.us / 1e3).toFixed(4) })),
+    steps: runs.length,
+    nodes: nodes.length,
+    run_ms: ms(median(runs.map((r) => r.dur)) / 1e3),
+    session_run_ms: ms(median(runTimes)),
+    step_ms: ms(median(steps)),
+    kernel_ms: ms(nodes.reduce((s, n) => s + n.us, 0) / 1e3),
+    between_kernels_ms: ms(median(runGaps) / 1e3),
+    gap_us: median(gaps),
+    small_kernels: small.length,
+    small_kernels_ms: ms(small.reduce((s, n) => s + n.us, 0) / 1e3),
+    by_op: Object.fromEntries(Object.entries(byOp).sort((x, y) => y[1] - x[1]).map(([op, v]) => [op, ms(v)])),
+    top_nodes: nodes.sort((x, y) => y.us - x.us).slice(0, 8).map((n) => ({ node: n.node, op: n.op, ms: ms(n.us / 1e3), inputs: n.inputs })),
   };
 }
 
@@ -306,6 +331,7 @@ export async function run(argv: string[]): Promise<void> {
   } catch {
     throw new KolmError('kolm bench decode compares against node-llama-cpp, a devDependency: run `npm ci` (with dev dependencies) first');
   }
+  const loadStart = loadavg()[0]!;
   const work = await mkdtemp(join(tmpdir(), 'kolm-bench-decode-'));
   try {
     const modelDir = values.model ?? join(work, 'model');
@@ -374,6 +400,7 @@ export async function run(argv: string[]): Promise<void> {
     const round = (x: number, d = 1) => +x.toFixed(d);
     const result: Record<string, unknown> = {
       bench: 'decode',
+      load_average: { start: +loadStart.toFixed(2), end: +loadavg()[0]!.toFixed(2), cores: cpus().length },
       model: values.model ?? `preset:${values.preset}`,
       parameters: parameterCount(c),
       vocab_size: c.vocab_size,
