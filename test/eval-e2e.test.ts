@@ -157,14 +157,13 @@ test('the OpenAI-compatible backend gives the same log-likelihoods and results a
   }
 });
 
-test('kolm eval CLI: results JSON, samples JSONL, two models side by side, kolm eval report', () => {
+test('kolm eval CLI: results JSON, samples JSONL, two models side by side, kolm eval report', async () => {
   const out = join(tmp, 'out');
   const run = (args: string[]) => execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const second = join(tmp, 'second');
-  execFileSync(process.execPath, [cli, 'init', '--preset', 'nano', '--out', second, '--tokenizer', join(tmp, 'tok')], { stdio: 'ignore' });
+  const second = await makeTinyModel(join(tmp, 'second'), { seed: 2, tokenizerDir: join(tmp, 'tok') });
   run(['eval', '--model', `${modelDir},${second}`, '--tasks', 'fixture_ko_mc,fixture_ppl', '--include-path', join(fixtures, 'tasks'), '--data-dir', dataDir,
     '--limit', '3', '--out', out, '--bootstrap-iters', '50', '--threads', '1']);
-  const dirs = [`${basename(tmp)}-model`, 'second'].map((d) => join(out, d));
+  const dirs = [`${basename(tmp)}-model`, 'second-model'].map((d) => join(out, d));
   for (const d of dirs) {
     const r = JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')) as EvalResults;
     assert.deepEqual(r['n-samples']['fixture_ko_mc'], { original: 8, effective: 3 });

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trainTokenizer } from '../src/tokenizer/index.js';
+import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { makeConfig } from '../src/model/config.js';
 import { initParams } from '../src/model/params.js';
 import { saveModelFolder } from '../src/model/folder.js';
@@ -17,15 +18,19 @@ import type { LanguageModel } from '../src/infer/model.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export async function makeTinyModel(dir: string, opts: { seed?: number; maxPositions?: number } = {}): Promise<string> {
-  const fixture = join(repoRoot, 'test', 'fixtures', 'text', 'ko-en.txt');
-  const tokenizer = await trainTokenizer({ texts: readFileSync(fixture, 'utf8').split('\n'), vocabSize: 600, morpheme: false, progress: false });
-  await tokenizer.save(join(dir, 'tok'));
+export async function makeTinyModel(dir: string, opts: { seed?: number; maxPositions?: number; tokenizerDir?: string } = {}): Promise<string> {
+  let tokenizer: Tokenizer;
+  if (opts.tokenizerDir) tokenizer = await Tokenizer.load(opts.tokenizerDir);
+  else {
+    const fixture = join(repoRoot, 'test', 'fixtures', 'text', 'ko-en.txt');
+    tokenizer = await trainTokenizer({ texts: readFileSync(fixture, 'utf8').split('\n'), vocabSize: 600, morpheme: false, progress: false });
+    await tokenizer.save(join(dir, 'tok'));
+  }
   const config = makeConfig({
     vocab_size: tokenizer.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
     max_position_embeddings: opts.maxPositions ?? 256, initializer_range: 0.5, eos_token_id: tokenizer.tokenId('<|endoftext|>')!,
   });
-  await saveModelFolder(join(dir, 'model'), config, initParams(config, opts.seed ?? 1), { tokenizerDir: join(dir, 'tok') });
+  await saveModelFolder(join(dir, 'model'), config, initParams(config, opts.seed ?? 1), { tokenizerDir: opts.tokenizerDir ?? join(dir, 'tok') });
   return join(dir, 'model');
 }
 
