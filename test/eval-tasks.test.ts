@@ -97,6 +97,15 @@ test('data problems are reported against the task file: missing files, template 
   await assert.rejects(Task.load(cfg(proc), dataDir), /proc\.yaml: field 'process_docs' \(!function kobest.copa_docs\) failed on split 'test': KoBEST COPA Answer: expected a number/);
 });
 
+test('!function module.fn loads a function exported by module.mjs beside the task file', async () => {
+  writeTask('userfns/myutils.mjs', 'export function prompt(doc) { return `Q: ${doc.question}\\nA:`; }\n');
+  const file = writeTask('userfns/custom.yaml', base.replace('doc_to_text: "{{question}}"', 'doc_to_text: !function myutils.prompt'));
+  const task = await Task.load({ kind: 'task', name: 'bad', file, config: validateTask(loadWithIncludes(file), file) }, dataDir);
+  assert.equal(task.docToText(task.evalDocs[0]!), 'Q: 대한민국의 수도는 어디인가?\nA:');
+  const missing = writeTask('userfns/missing.yaml', base.replace('doc_to_text: "{{question}}"', 'doc_to_text: !function nomodule.prompt'));
+  assert.throws(() => validateTask(loadWithIncludes(missing), missing), /missing\.yaml: field 'doc_to_text': unknown function/);
+});
+
 test('loaders: CSV quoting, QUOTE_NONE TSV, pandas-like typing, gzip, tar members, globs, parallel files', async () => {
   assert.deepEqual(parseDelimited('a,b\n"x, y","say ""hi""\nbye"\n', ',', 0), [['a', 'b'], ['x, y', 'say "hi"\nbye']]);
   assert.deepEqual(parseDelimited('a\tb\n"x\t"y\n', '\t', 3), [['a', 'b'], ['"x', '"y']]);

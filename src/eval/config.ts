@@ -189,13 +189,12 @@ export function loadWithIncludes(file: string, seen: string[] = []): Record<stri
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
-function checkFunction(file: string, field: string, v: unknown, localModules: boolean): void {
+function checkFunction(file: string, field: string, v: unknown): void {
   if (!(v instanceof FunctionRef)) return;
   if (FUNCTIONS.has(v.name)) return;
-  if (localModules) {
-    const mod = v.name.includes('.') ? v.name.slice(0, v.name.lastIndexOf('.')) : '';
-    if (mod && ['.js', '.mjs'].some((ext) => existsSync(join(dirname(file), mod + ext)))) return;
-  }
+  // `module.fn` exported by module.js / module.mjs beside the task file
+  const mod = v.name.includes('.') ? v.name.slice(0, v.name.lastIndexOf('.')) : '';
+  if (mod && ['.js', '.mjs'].some((ext) => existsSync(join(dirname(file), mod + ext)))) return;
   const near = [...FUNCTIONS.keys()].filter((k) => k.split('.').pop() === v.name.split('.').pop());
   bad(file, field, `unknown function${near.length ? ` (did you mean ${near.join(', ')}?)` : ` (built-in functions: ${[...FUNCTIONS.keys()].join(', ')})`}`, `!function ${v.name}`);
 }
@@ -242,20 +241,19 @@ export function validateTask(raw: Record<string, unknown>, file: string): TaskCo
   if (!raw['test_split'] && !raw['validation_split']) {
     if (typeof files === 'object' && !Array.isArray(files)) bad(file, 'test_split', 'a task needs test_split or validation_split');
   }
-  const local = true;
   for (const k of ['process_docs', 'process_results'] as const) {
     if (raw[k] !== undefined && !(raw[k] instanceof FunctionRef)) bad(file, k, 'must be a !function reference', raw[k]);
-    checkFunction(file, k, raw[k], local);
+    checkFunction(file, k, raw[k]);
   }
   const dtt = raw['doc_to_text'];
   if (dtt !== undefined && !isStr(dtt) && !isInt(dtt) && !(dtt instanceof FunctionRef)) bad(file, 'doc_to_text', 'must be a field name, a Jinja template, an integer or a !function', dtt);
-  checkFunction(file, 'doc_to_text', dtt, local);
+  checkFunction(file, 'doc_to_text', dtt);
   const dtg = raw['doc_to_target'];
   if (dtg !== undefined && !isStr(dtg) && !isInt(dtg) && !Array.isArray(dtg) && !(dtg instanceof FunctionRef)) bad(file, 'doc_to_target', 'must be a field name, a Jinja template, an integer, a list or a !function', dtg);
-  checkFunction(file, 'doc_to_target', dtg, local);
+  checkFunction(file, 'doc_to_target', dtg);
   const dtc = raw['doc_to_choice'];
   if (dtc !== undefined && !isStr(dtc) && !Array.isArray(dtc) && !(dtc instanceof FunctionRef) && (typeof dtc !== 'object' || dtc === null)) bad(file, 'doc_to_choice', 'must be a field name, a Jinja template, a list, a mapping or a !function', dtc);
-  checkFunction(file, 'doc_to_choice', dtc, local);
+  checkFunction(file, 'doc_to_choice', dtc);
   if (outputType === 'multiple_choice' && dtc === undefined) bad(file, 'doc_to_choice', 'is required for output_type multiple_choice');
   if (outputType !== 'classifier' && outputType !== 'loglikelihood_rolling' && dtt === undefined) bad(file, 'doc_to_text', `is required for output_type ${outputType}`);
   if (outputType === 'classifier' && !(raw['process_results'] instanceof FunctionRef)) bad(file, 'process_results', 'output_type classifier needs a process_results function (no model is queried)');
@@ -271,8 +269,8 @@ export function validateTask(raw: Record<string, unknown>, file: string): TaskCo
     if (typeof fc !== 'object' || fc === null || Array.isArray(fc)) bad(file, 'fewshot_config', 'must be a mapping', fc);
     if (fc['sampler'] !== undefined && fc['sampler'] !== 'default' && fc['sampler'] !== 'first_n') bad(file, 'fewshot_config.sampler', "must be 'default' or 'first_n'", fc['sampler']);
     if (fc['samples'] !== undefined && !(fc['samples'] instanceof FunctionRef) && !Array.isArray(fc['samples'])) bad(file, 'fewshot_config.samples', 'must be a list of documents or a !function', fc['samples']);
-    checkFunction(file, 'fewshot_config.samples', fc['samples'], local);
-    checkFunction(file, 'fewshot_config.process_docs', fc['process_docs'], local);
+    checkFunction(file, 'fewshot_config.samples', fc['samples']);
+    checkFunction(file, 'fewshot_config.process_docs', fc['process_docs']);
   }
   const gk = raw['generation_kwargs'] as Record<string, unknown> | undefined;
   if (gk !== undefined) {
@@ -294,7 +292,7 @@ export function validateTask(raw: Record<string, unknown>, file: string): TaskCo
         if (s['function'] === 'regex' && s['regex_pattern'] !== undefined && !isStr(s['regex_pattern'])) bad(file, `${where}.filter[${j}].regex_pattern`, 'must be a string', s['regex_pattern']);
         if (s['function'] === 'custom') {
           if (!(s['filter_fn'] instanceof FunctionRef)) bad(file, `${where}.filter[${j}].filter_fn`, 'custom filters need filter_fn: !function name', s['filter_fn']);
-          checkFunction(file, `${where}.filter[${j}].filter_fn`, s['filter_fn'], local);
+          checkFunction(file, `${where}.filter[${j}].filter_fn`, s['filter_fn']);
         }
       });
     });
@@ -305,11 +303,11 @@ export function validateTask(raw: Record<string, unknown>, file: string): TaskCo
     ml.forEach((m, i) => {
       if (!m || typeof m !== 'object' || m.metric === undefined) bad(file, `metric_list[${i}].metric`, "'metric' key not provided");
       if (!isStr(m.metric) && !(m.metric instanceof FunctionRef)) bad(file, `metric_list[${i}].metric`, 'must be a metric name or a !function', m.metric);
-      checkFunction(file, `metric_list[${i}].metric`, m.metric, local);
+      checkFunction(file, `metric_list[${i}].metric`, m.metric);
       if (m.aggregation !== undefined) {
         if (isStr(m.aggregation) && !(m.aggregation in AGGREGATIONS)) bad(file, `metric_list[${i}].aggregation`, `unknown aggregation (known: ${Object.keys(AGGREGATIONS).join(', ')})`, m.aggregation);
         if (!isStr(m.aggregation) && !(m.aggregation instanceof FunctionRef)) bad(file, `metric_list[${i}].aggregation`, 'must be an aggregation name or a !function', m.aggregation);
-        checkFunction(file, `metric_list[${i}].aggregation`, m.aggregation, local);
+        checkFunction(file, `metric_list[${i}].aggregation`, m.aggregation);
       }
       if (m.higher_is_better !== undefined && typeof m.higher_is_better !== 'boolean') bad(file, `metric_list[${i}].higher_is_better`, 'must be true or false', m.higher_is_better);
     });

@@ -6,8 +6,7 @@
  * metrics for generation).
  */
 import { KolmError } from '../util/errors.js';
-import type { FunctionRef, TaskConfig, TaskEntry } from './config.js';
-import { FunctionRef as FnRef, resolveFunction } from './config.js';
+import { FunctionRef, resolveFunction, type TaskConfig, type TaskEntry } from './config.js';
 import { loadSplit, resolveDataFiles, type Doc, type DatasetKwargs, type ParallelFiles } from './datasets.js';
 import { CONTEXT_FUNCTIONS, type EvalFunction, type FunctionContext } from './functions.js';
 import { exactMatch, DEFAULT_AGGREGATION, HIGHER_IS_BETTER, type ExactMatchOptions } from './metrics.js';
@@ -61,7 +60,7 @@ export class Task {
   private async resolveFunctions(): Promise<void> {
     const refs: FunctionRef[] = [];
     const walk = (v: unknown) => {
-      if (v instanceof FnRef) refs.push(v);
+      if (v instanceof FunctionRef) refs.push(v);
       else if (Array.isArray(v)) v.forEach(walk);
       else if (v && typeof v === 'object') Object.values(v).forEach(walk);
     };
@@ -121,7 +120,7 @@ export class Task {
     const fc = c.fewshot_config ?? {};
     const split = fc.split ?? c.fewshot_split ?? undefined;
     if (split) return this.loadDocs(split, fc.process_docs ?? c.process_docs);
-    if (fc.samples !== undefined) return fc.samples instanceof FnRef ? (this.fn(fc.samples)() as Doc[]) : (fc.samples as Doc[]);
+    if (fc.samples !== undefined) return fc.samples instanceof FunctionRef ? (this.fn(fc.samples)() as Doc[]) : (fc.samples as Doc[]);
     const fallback = c.training_split ?? c.validation_split ?? c.test_split;
     if (!fallback) throw new KolmError(`${this.file}: few-shot examples requested but the task has no fewshot_split, training_split, validation_split or fewshot_config.samples`);
     return this.loadDocs(fallback);
@@ -171,7 +170,7 @@ export class Task {
       const s = renderTemplate(spec, doc, this.where('doc_to_text'));
       return isDigits(s) && this.config.doc_to_choice !== undefined ? Number(s) : s;
     }
-    if (spec instanceof FnRef) return this.fn(spec)(doc) as string;
+    if (spec instanceof FunctionRef) return this.fn(spec)(doc) as string;
     throw new KolmError(`${this.where('doc_to_text')} is not set`);
   }
 
@@ -187,7 +186,7 @@ export class Task {
       }
       return s;
     }
-    if (spec instanceof FnRef) return this.fn(spec)(doc) as string;
+    if (spec instanceof FunctionRef) return this.fn(spec)(doc) as string;
     if (spec === undefined) return '';
     throw new KolmError(`${this.where('doc_to_target')}: unsupported value`);
   }
@@ -196,7 +195,7 @@ export class Task {
     let v: unknown;
     if (typeof spec === 'string') v = spec in doc ? doc[spec] : renderValue(spec, doc, this.where('doc_to_choice'));
     else if (Array.isArray(spec)) v = spec;
-    else if (spec instanceof FnRef) v = this.fn(spec)(doc);
+    else if (spec instanceof FunctionRef) v = this.fn(spec)(doc);
     else if (spec && typeof spec === 'object') v = Object.values(spec);
     else throw new KolmError(`${this.where('doc_to_choice')} is not set`);
     if (!Array.isArray(v)) throw new KolmError(`${this.where('doc_to_choice')}: expected a list of choices, got ${JSON.stringify(v)?.slice(0, 120)}`);
@@ -377,7 +376,7 @@ export class Task {
       const mc = this.metricConfig(metric) ?? {};
       const kwargs = Object.fromEntries(Object.entries(mc).filter(([k]) => !['metric', 'aggregation', 'higher_is_better', 'hf_evaluate'].includes(k)));
       const ref = mc['metric'];
-      if (ref instanceof FnRef) {
+      if (ref instanceof FunctionRef) {
         const fn = this.fn(ref);
         const args: unknown[] = [this.multipleTarget ? golds : [golds[0]], [result], kwargs];
         if (CONTEXT_FUNCTIONS.has(ref.name)) args.push(this.fnContext);
@@ -400,7 +399,7 @@ export class Task {
   aggregationFor(key: string, sourceMetric?: string): { name: string; fn?: EvalFunction } {
     const mc = this.metricConfig(key) ?? (sourceMetric ? this.metricConfig(sourceMetric) : undefined);
     const agg = mc?.['aggregation'];
-    if (agg instanceof FnRef) return { name: agg.name, fn: this.fn(agg) };
+    if (agg instanceof FunctionRef) return { name: agg.name, fn: this.fn(agg) };
     if (typeof agg === 'string') return { name: agg };
     return { name: DEFAULT_AGGREGATION[key] ?? 'mean' };
   }
