@@ -57,6 +57,7 @@ interface Generated {
   answer: string;
   lang: string;
   ended: boolean;
+  stopped: boolean;
   refusal: boolean;
   meta: Record<string, unknown>;
 }
@@ -64,8 +65,10 @@ interface Generated {
 export interface AlignReport {
   model: string;
   prompts: { benign: number; harmful: number; math: number; preference_pairs: number };
-  /** Share of answers that end with an end-of-turn token before the length limit. */
+  /** Share of answers that end their turn (<|im_end|> / <|endofturn|>) before the length limit. */
   ended_turn_rate: number;
+  /** Share of answers that stop at any end token (including <|endoftext|>) before the length limit. */
+  stopped_rate: number;
   /** Share of benign answers in the language the prompt was written in (answers with letters only). */
   language_match_rate: number;
   language_match_by_lang: Record<string, number>;
@@ -113,6 +116,8 @@ export async function evaluateAlignment(o: AlignEvalOptions): Promise<AlignRepor
   const model = await loadModel(o.model, { threads: o.threads });
   const tok = model.tokenizer;
   const maxNew = o.maxNewTokens ?? 96;
+  // A chat turn ends with <|im_end|> (or <|endofturn|>); <|endoftext|> ends a document, not a turn.
+  const turnEnds = new Set(['<|im_end|>', '<|endofturn|>'].map((t) => tok.tokenId(t)).filter((id): id is number => id !== undefined));
   const generate = async (examples: PromptExample[]): Promise<Generated[]> => {
     const out: Generated[] = [];
     for (const group of chunks(examples, o.batch ?? 16)) {
@@ -120,7 +125,7 @@ export async function evaluateAlignment(o: AlignEvalOptions): Promise<AlignRepor
       const res = await model.generateBatch(prompts, { maxNewTokens: maxNew, temperature: 0 });
       res.forEach((r, i) => {
         const e = group[i]!;
-        out.push({ prompt: String(e.prompt[e.prompt.length - 1]!.content), answer: r.text, lang: String(e.meta['lang'] ?? ''), ended: r.finishReason === 'stop', refusal: isRefusal(r.text), meta: e.meta });
+        out.push({ prompt: String(e.prompt[e.prompt.length - 1]!.content), answer: r.text, lang: String(e.meta['lang'] ?? ''), ended: r.finishReason === 'stop' && turnEnds.has(r.ids[r.ids.length - 1]!), stopped: r.finishReason === 'stop', refusal: isRefusal(r.text), meta: e.meta });
       });
     }
     return out;
@@ -134,6 +139,7 @@ export async function evaluateAlignment(o: AlignEvalOptions): Promise<AlignRepor
     model: o.model,
     prompts: { benign: benign.length, harmful: harmful.length, math: math.length, preference_pairs: 0 },
     ended_turn_rate: rate([...benign, ...harmful, ...math].map((g) => g.ended)),
+    stopped_rate: rate([...benign, ...harmful, ...math].map((g) => g.stopped)),
     language_match_rate: rate(withLetters.map((g) => languageOf(g.answer) === g.lang)),
     language_match_by_lang: groupRate(withLetters, (g) => g.lang, (g) => languageOf(g.answer) === g.lang),
     refusal_rate_harmful: rate(harmful.map((g) => g.refusal)),
