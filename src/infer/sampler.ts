@@ -84,7 +84,8 @@ export function argmax(x: ArrayLike<number>): number {
 }
 
 /** Indices of the k largest values, largest first (ties by lower index), without sorting the whole vocabulary. */
-function topIndices(x: Float32Array, k: number): number[] {
+export function topIndices(x: Float32Array, k: number): number[] {
+  if (k <= 0) return [];
   if (k >= x.length) return [...x.keys()].sort((a, b) => x[b]! - x[a]! || a - b);
   // Threshold by partial selection: keep a sorted buffer of the best k.
   const best: number[] = [];

@@ -3,6 +3,7 @@
  * machinery around token generation — UTF-8-safe deltas with stop strings, logit bias, log-probabilities, and grammar
  * masks (for the whole output in JSON mode and forced tool calls, or from a trigger string on for free tool calls).
  */
+import { topIndices } from '../infer/sampler.js';
 import { Scheduler, type SchedulerOptions } from '../infer/scheduler.js';
 import type { LanguageModel } from '../infer/model.js';
 import type { FinishReason } from '../infer/generate.js';
@@ -223,21 +224,4 @@ export function logSumExp(x: Float32Array): number {
 }
 
 /** Indices of the k largest values, largest first. */
-export function topK(x: Float32Array, k: number): number[] {
-  if (k <= 0) return [];
-  const best: number[] = [];
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    if (best.length === k && v <= x[best[k - 1]!]!) continue;
-    let lo = 0;
-    let hi = best.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (x[best[mid]!]! >= v) lo = mid + 1;
-      else hi = mid;
-    }
-    best.splice(lo, 0, i);
-    if (best.length > k) best.pop();
-  }
-  return best;
-}
+export const topK = topIndices;
