@@ -25,3 +25,4 @@ export { Tokenizer, trainTokenizer } from './tokenizer/index.js';
 export { buildCorpus, TokenLoader, readIndex, loadConfig as loadDataConfig, type LoaderState, type DataConfig } from './data/index.js';
 export { Scheduler, QueueFullError, type ScheduledRequest, type SchedulerOptions } from './infer/scheduler.js';
 export { serve, KolmServer, Engine, compileSchema, JsonGrammar, GrammarMatcher, extractToolCalls, type ServeOptions } from './serve/index.js';
+export * as evaluation from './eval/index.js';
