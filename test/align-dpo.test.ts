@@ -81,4 +81,10 @@ test('DPO graph on a tiny model: summed completion log-probs computed independen
   const ortLoss = (await session.run({ ...batch, ...extra, ...policy }))['loss']!.data[0] as number;
   assert.ok(Math.abs(ortLoss - expected) < 1e-4, `ORT ${ortLoss} vs hand ${expected}`);
   assert.ok(Math.abs(expected - Math.log(2)) > 1e-3, 'policy and reference differ, so the loss is not the trivial ln 2');
+  // RPO (TRL's rpo_alpha): plus α × the chosen answers' token-mean NLL.
+  const rpo = buildDpoGraph(config, 2, T, { beta, rpoAlpha: 0.5 });
+  const chosenTokens = pairs.chosen.reduce((n, s) => n + s.labels.filter((l) => l !== -100).length, 0);
+  const [withNll] = evaluate([rpo.loss], { ...batch, input_ids: num(batch.input_ids), labels: num(batch.labels), ...extra, ...policy });
+  const expectedRpo = expected + 0.5 * (-(pc[0]! + pc[1]!) / chosenTokens);
+  assert.ok(Math.abs(withNll!.data[0]! - expectedRpo) < 1e-9, `RPO ${withNll!.data[0]} vs hand ${expectedRpo}`);
 });

@@ -5,17 +5,17 @@ import { fmt } from './sft.js';
 const USAGE = `usage: kolm dpo --model SFT_DIR --data PAIRS.jsonl[,MORE] --out DIR [options]
   direct preference optimisation (sigmoid loss on summed completion log-probs, reference log-probs precomputed)
   --ref DIR                reference model (default: --model)
-  --beta 0.1  --label-smoothing 0
+  --beta 0.1  --label-smoothing 0  --rpo-alpha A (adds A × token-mean NLL of the chosen answers; 0 = plain DPO)
   --valid FILE             held-out pairs: implicit-reward accuracy and likelihood preference before/after
   --epochs N (1) | --steps N   --batch PAIRS (4)  --seq T (512)  --accumulation K (1)
 ${OPTIM_USAGE} (lr default 1e-5)
   --eval-every N  --save-every N  --seed N  --threads N  --quiet`;
 
 export async function run(argv: string[]): Promise<void> {
-  const p = parse(argv, ['model', 'ref', 'data', 'valid', 'out', 'beta', 'label-smoothing', 'epochs', 'steps', 'batch', 'seq', 'accumulation', 'eval-every', 'save-every', 'seed', 'threads', ...OPTIM_OPTIONS], ['quiet'], ['data']);
+  const p = parse(argv, ['model', 'ref', 'data', 'valid', 'out', 'beta', 'label-smoothing', 'rpo-alpha', 'epochs', 'steps', 'batch', 'seq', 'accumulation', 'eval-every', 'save-every', 'seed', 'threads', ...OPTIM_OPTIONS], ['quiet'], ['data']);
   if (!requireOptions(p, USAGE, ['model', 'data', 'out'])) return;
   const r = await dpo({
-    model: p.str('model')!, ref: p.str('ref'), data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, beta: p.num('beta'), labelSmoothing: p.num('label-smoothing'),
+    model: p.str('model')!, ref: p.str('ref'), data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, beta: p.num('beta'), labelSmoothing: p.num('label-smoothing'), rpoAlpha: p.num('rpo-alpha'),
     epochs: p.num('epochs'), steps: p.int('steps'), batch: p.int('batch'), seq: p.int('seq'), accumulation: p.int('accumulation'), evalEvery: p.int('eval-every'),
     saveEvery: p.int('save-every'), seed: p.int('seed'), threads: p.int('threads'), quiet: p.bool('quiet'), ...optim(p),
   });

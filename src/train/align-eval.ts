@@ -83,6 +83,7 @@ export interface AlignReport {
   preference_logp_accuracy_by_source: Record<string, number>;
   /** With a reward model: its accuracy on the held-out pairs and its mean normalised reward of generated answers. */
   reward_model_accuracy?: number;
+  reward_model_accuracy_by_source?: Record<string, number>;
   mean_reward_benign?: number;
   mean_reward_harmful?: number;
   mean_answer_tokens: number;
@@ -176,6 +177,7 @@ export async function evaluateAlignment(o: AlignEvalOptions): Promise<AlignRepor
     const rc = await rm.score(rp.chosen);
     const rr = await rm.score(rp.rejected);
     report.reward_model_accuracy = rate(Array.from(rc, (c, i) => c > rr[i]!));
+    report.reward_model_accuracy_by_source = groupRate(prefs.map((p, i) => ({ source: String(p.meta['source'] ?? ''), ok: rc[i]! > rr[i]! })), (x) => x.source, (x) => x.ok);
     const meanReward = async (gens: Generated[]) => {
       const imEnd = rm.tokenizer.tokenId('<|im_end|>')!;
       const seqs = gens.map((g) => [...encodePrompt(rm.tokenizer, [{ role: 'user', content: g.prompt }]), ...rm.tokenizer.encode(g.answer), imEnd]);

@@ -11,7 +11,7 @@ import { loadModelFolder } from '../model/folder.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
 import { loadChatModel, policyCheckpoint, positiveInt, savePolicy, scheduleFor, writeSummary, type OptimOptions } from './align-common.js';
-import { forward, logSigmoid, startGraph, tokenLogProbs, weightedMean } from './align-graphs.js';
+import { forward, logSigmoid, startGraph, tokenLogProbs, validMask, weightedMean } from './align-graphs.js';
 import { trainLoop, type LoopRecord } from './align-loop.js';
 import { encodePreference, nextTokenLabels, readPreferenceFile, type PreferenceExample } from './chat-data.js';
 import { LogprobScorer } from './logprobs.js';
@@ -22,6 +22,11 @@ export interface DpoLossOptions {
   beta?: number;
   /** Probability that a preference label is flipped (cDPO); 0 = plain sigmoid loss. */
   labelSmoothing?: number;
+  /**
+   * Weight of the chosen answers' token-mean negative log-likelihood added to the loss (TRL's `rpo_alpha`, Pang et
+   * al. 2024): keeps the chosen answers likely while the margin grows. 0 (default) = plain DPO.
+   */
+  rpoAlpha?: number;
 }
 
 /**
@@ -53,11 +58,21 @@ export function dpoLoss(policyChosen: Tensor, policyRejected: Tensor, refChosen:
 export function buildDpoGraph(c: ModelConfig, pairs: number, seq: number, o: DpoLossOptions = {}): TrainModel {
   const { graph, net, inputs } = startGraph('dpo', c, 2 * pairs, seq);
   const { logits } = forward(c, net, inputs);
-  const logps = tokenLogProbs(logits, inputs.labels).sum(1);
+  const tokenLogps = tokenLogProbs(logits, inputs.labels);
+  const logps = tokenLogps.sum(1);
   const ref = graph.input('ref_logps', [2 * pairs]);
   const w = graph.input('pair_weight', [pairs]);
   const r = dpoLoss(logps.slice(0, 0, pairs), logps.slice(0, pairs, 2 * pairs), ref.slice(0, 0, pairs), ref.slice(0, pairs, 2 * pairs), w, o);
-  return { graph, loss: r.loss, params: net.params, metrics: r.metrics };
+  const metrics: Record<string, Tensor> = { ...r.metrics };
+  let loss = r.loss;
+  if (o.rpoAlpha) {
+    // Token-mean NLL of the (real) chosen answers.
+    const chosenTokens = validMask(inputs.labels).sum(1).slice(0, 0, pairs);
+    const nll = logps.slice(0, 0, pairs).mul(w).sum().neg().div(chosenTokens.mul(w).sum().maximum(1));
+    loss = loss.add(nll.mul(o.rpoAlpha));
+    metrics['chosen_nll'] = nll;
+  }
+  return { graph, loss, params: net.params, metrics };
 }
 
 export interface PairSequences {
@@ -194,7 +209,7 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
     };
   }
 
-  const run = { batch: P, seq: T, accumulation, seed, beta, data: o.data };
+  const run = { batch: P, seq: T, accumulation, seed, beta, rpoAlpha: o.rpoAlpha ?? 0, data: o.data };
   const history = await trainLoop({
     name: 'dpo',
     out: o.out,
@@ -217,7 +232,7 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
   await savePolicy(modelDir, m, trainer.snapshot().params);
   const summary = {
     command: 'dpo', model: o.model, ref: o.ref ?? o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: validCount, steps, batch_pairs: P, seq: T,
-    beta, label_smoothing: o.labelSmoothing ?? 0,
+    beta, label_smoothing: o.labelSmoothing ?? 0, rpo_alpha: o.rpoAlpha ?? 0,
     val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
     val_logp_accuracy_before: history[0]?.['val_logp_accuracy'] ?? null, val_logp_accuracy_after: history.at(-1)?.['val_logp_accuracy'] ?? null,
   };
