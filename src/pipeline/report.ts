@@ -13,28 +13,28 @@ import type { EvalResults, TaskResult } from '../eval/evaluator.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 
-export type StageStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
+export type RunStageStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
 
-export interface PipelineStage {
+export interface RunStage {
   name: string;
   command: string;
   dir: string;
   argv: string[];
   needs: string[];
   hash: string;
-  status: StageStatus;
+  status: RunStageStatus;
   started?: string;
   finished?: string;
   seconds?: number;
 }
 
-export interface PipelineState {
+export interface RunState {
   name: string;
   recipe: string;
   description?: string;
   started: string;
   updated: string;
-  stages: PipelineStage[];
+  stages: RunStage[];
 }
 
 export interface RunEvent {
@@ -60,7 +60,7 @@ export interface RunReport {
   wall_seconds: number | null;
   /** Sum of the stages' own times. */
   stage_seconds: number;
-  stages: { name: string; command: string; dir: string; status: StageStatus; seconds: number | null; numbers?: Record<string, unknown> }[];
+  stages: { name: string; command: string; dir: string; status: RunStageStatus; seconds: number | null; numbers?: Record<string, unknown> }[];
   /** Benchmark results of every eval stage, by model label: task → metric → value. */
   eval?: Record<string, Record<string, Record<string, number | null>>>;
 }
@@ -191,14 +191,14 @@ interface Section {
 
 interface Ctx {
   run: string;
-  state: PipelineState;
+  state: RunState;
   events: RunEvent[];
   report: RunReport;
 }
 
-const stageDir = (c: Ctx, s: PipelineStage) => resolve(c.run, s.dir ?? s.name);
-const stageHead = (s: PipelineStage, extra = '') => `<h3>${esc(s.name)} ${badge(s.status)}${s.seconds !== undefined ? ` <span class="muted">${esc(formatDuration(s.seconds))}</span>` : ''}${extra}</h3>`;
-const numbersOf = (c: Ctx, s: PipelineStage) => c.report.stages.find((x) => x.name === s.name)!;
+const stageDir = (c: Ctx, s: RunStage) => resolve(c.run, s.dir ?? s.name);
+const stageHead = (s: RunStage, extra = '') => `<h3>${esc(s.name)} ${badge(s.status)}${s.seconds !== undefined ? ` <span class="muted">${esc(formatDuration(s.seconds))}</span>` : ''}${extra}</h3>`;
+const numbersOf = (c: Ctx, s: RunStage) => c.report.stages.find((x) => x.name === s.name)!;
 
 function overview(c: Ctx): Section {
   const { state, report } = c;
@@ -569,7 +569,7 @@ function evalSection(c: Ctx): Section | undefined {
 }
 
 function safetySection(c: Ctx): Section | undefined {
-  const reps: { stage: PipelineStage; r: Json }[] = [];
+  const reps: { stage: RunStage; r: Json }[] = [];
   for (const s of c.state.stages.filter((s) => s.command === 'align-eval')) {
     const r = readJson(join(stageDir(c, s), 'report.json'));
     if (!isObj(r)) continue;
@@ -686,7 +686,7 @@ function readRecipe(c: Ctx): string | undefined {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function readState(run: string): PipelineState {
+function readState(run: string): RunState {
   const path = join(run, 'pipeline.json');
   let v: unknown;
   try {
@@ -695,14 +695,14 @@ function readState(run: string): PipelineState {
     throw new KolmError(`${path}: cannot read the run state (${(e as Error).message})`);
   }
   if (!isObj(v) || !Array.isArray(v['stages'])) throw new KolmError(`${path}: not a kolm pipeline state (no 'stages' list)`);
-  const stages = (v['stages'] as unknown[]).filter(isObj).map((s, i): PipelineStage => ({
+  const stages = (v['stages'] as unknown[]).filter(isObj).map((s, i): RunStage => ({
     name: typeof s['name'] === 'string' ? s['name'] : `stage-${i + 1}`,
     command: typeof s['command'] === 'string' ? s['command'].trim().replace(/\s+/g, ' ') : '',
     dir: typeof s['dir'] === 'string' ? s['dir'] : typeof s['name'] === 'string' ? s['name'] : `stage-${i + 1}`,
     argv: Array.isArray(s['argv']) ? s['argv'].map(String) : [],
     needs: Array.isArray(s['needs']) ? s['needs'].map(String) : [],
     hash: typeof s['hash'] === 'string' ? s['hash'] : '',
-    status: (['pending', 'running', 'done', 'skipped', 'failed'].includes(String(s['status'])) ? s['status'] : 'pending') as StageStatus,
+    status: (['pending', 'running', 'done', 'skipped', 'failed'].includes(String(s['status'])) ? s['status'] : 'pending') as RunStageStatus,
     ...(typeof s['started'] === 'string' ? { started: s['started'] } : {}),
     ...(typeof s['finished'] === 'string' ? { finished: s['finished'] } : {}),
     ...(num(s['seconds']) !== undefined ? { seconds: s['seconds'] as number } : {}),
