@@ -45,6 +45,7 @@ async function build(argv: string[]): Promise<void> {
   const config = loadConfig(values.config);
   if (existsSync(values.out) && !values.force) throw new KolmError(`${values.out} already exists (use --force to replace it)`);
   const tokenizerDir = values.tokenizer ?? config.tokenizer;
+  if (!tokenizerDir) throw new KolmError(`${values.config}: no "tokenizer" in the config; pass --tokenizer DIR`);
   const tokenizer = await loadTokenizer(tokenizerDir);
   try {
     const { stats, outDir } = await buildCorpus({

@@ -14,6 +14,7 @@ const commands: Record<string, Command> = {
   dpo: { summary: 'direct preference optimisation of a chat model', load: () => import('./dpo.js') },
   ppo: { summary: 'PPO with a reward model or a verifiable reward, KL-penalised to the SFT policy', load: () => import('./ppo.js') },
   'align-eval': { summary: 'chat-format, language, refusal and preference measurements of a chat model', load: () => import('./align-eval.js') },
+  pipeline: { summary: 'run a recipe: data → tokenizer → pretrain → sft → rm/dpo/ppo → eval → report, skipping finished stages', load: () => import('./pipeline.js') },
   validate: { summary: 'validation loss of a model folder on token shards at a given length (and RoPE scaling)', load: () => import('./validate.js') },
   generate: { summary: 'complete a prompt with a model folder (streaming, or --json)', load: () => import('./generate.js') },
   chat: { summary: 'chat with a model in the terminal (streaming, history, /reset, Ctrl-C stops an answer)', load: () => import('./chat.js') },

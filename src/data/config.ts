@@ -53,8 +53,8 @@ export interface SourceConfig {
 
 export interface DataConfig {
   seed: number;
-  /** Directory of a kolm tokenizer (tokenizer.json). */
-  tokenizer: string;
+  /** Directory of a kolm tokenizer (tokenizer.json); `kolm data build --tokenizer` may give it instead. */
+  tokenizer?: string;
   sources: SourceConfig[];
   normalize: NormalizeOptions;
   langid: LangIdOptions;
@@ -130,8 +130,8 @@ export function resolveConfig(raw: unknown, baseDir: string, where = 'config'): 
     }
     return { ...s, path: paths.map((p: string) => resolve(baseDir, p)) } as SourceConfig;
   });
-  if (typeof raw.tokenizer !== 'string') throw new KolmError(`${where}: "tokenizer" must be the path of a tokenizer directory`);
-  const out: Record<string, unknown> = { seed: raw.seed ?? 0, tokenizer: resolve(baseDir, raw.tokenizer), sources };
+  if (raw.tokenizer !== undefined && typeof raw.tokenizer !== 'string') throw new KolmError(`${where}: "tokenizer" must be the path of a tokenizer directory`);
+  const out: Record<string, unknown> = { seed: raw.seed ?? 0, tokenizer: raw.tokenizer === undefined ? undefined : resolve(baseDir, raw.tokenizer), sources };
   if (!Number.isInteger(out.seed)) throw new KolmError(`${where}: "seed" must be an integer`);
   for (const [name, defaults] of Object.entries(SECTIONS)) {
     const user = raw[name] ?? {};

@@ -9,7 +9,8 @@ export class Progress {
   private done = 0;
   private readonly start = Date.now();
   private lastDraw = 0;
-  private readonly tty = Boolean(process.stderr.isTTY);
+  // KOLM_PROGRESS=tty: a parent process (the pipeline) shows this process's output on a terminal.
+  private readonly tty = Boolean(process.stderr.isTTY) || process.env['KOLM_PROGRESS'] === 'tty';
 
   constructor(
     private readonly label: string,
