@@ -6,6 +6,7 @@
 import { ndarray, type NDArray } from './ndarray.js';
 import { GraphError, type Tensor } from './tensor.js';
 import { formatShape } from './shape.js';
+import { concatDynamic, sliceDynamic } from './ops/dynamic.js';
 
 /** x / sqrt(mean(x², last axis) + eps) * weight. */
 export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
@@ -153,4 +154,52 @@ export function cachedAttention(
   const flat = (e: Tensor) => e.reshape([b!, hkv, g * t, e.shape[4]!]);
   const out = flat(ePast).matmul(past.value).add(flat(eNew).matmul(fresh.value)).div(denominator);
   return out.reshape([b!, hq, t, d]);
+}
+
+/**
+ * Rotation matrices for rotary embeddings at one position per row: for cos/sin [..., 1, D] returns M [..., D, D]
+ * with x·M = rotary(x, cos, sin) for every x [..., n, D] (M = I·cos + R·sin, R the signed rotate-half
+ * permutation, cos/sin scaling columns). Built once per decode step and shared by every layer, it turns each
+ * rotary into one small matmul over all heads of a token instead of six elementwise nodes.
+ */
+export function rotaryMatrix(cos: Tensor, sin: Tensor): Tensor {
+  const d = cos.shape[cos.rank - 1];
+  if (typeof d !== 'number' || d % 2 !== 0 || cos.shape[cos.rank - 2] !== 1) {
+    throw new GraphError(`rotaryMatrix: cos/sin must be [..., 1, D] with an even static D, got ${formatShape(cos.shape)}`);
+  }
+  const half = d / 2;
+  const eye = ndarray('float32', [d, d]);
+  const rotate = ndarray('float32', [d, d]);
+  for (let j = 0; j < d; j++) {
+    eye.data[j * d + j] = 1;
+    // rotate_half(x)[j] = -x[j + d/2] for j < d/2, x[j - d/2] otherwise: row i of R feeds column j.
+    if (j < half) rotate.data[(j + half) * d + j] = -1;
+    else rotate.data[(j - half) * d + j] = 1;
+  }
+  const g = cos.graph;
+  return cos.mul(g.constant(eye)).add(sin.mul(g.constant(rotate)));
+}
+
+/**
+ * `cachedAttention` for one new token per sequence, with a single softmax: the new key's score is appended to the
+ * cache's scores (`concatDynamic`, a few floats per head; the cache itself is read in place), both are masked by
+ * one additive mask, normalised by one Softmax and split again. q: [B, Hq, 1, D] or [B, 1, Hq, D] (the same memory
+ * for one token), already multiplied by the attention scale; past: keyT [B, Hkv, D, C] and value [B, Hkv, C, D];
+ * fresh: key and value [B, Hkv, 1, D]; mask: additive [B, 1, 1, C + 1] over the cache slots, then the new token.
+ * Returns [B, Hq, 1, D].
+ */
+export function cachedAttentionStep(q: Tensor, past: { keyT: Tensor; value: Tensor }, fresh: { key: Tensor; value: Tensor }, mask: Tensor): Tensor {
+  const [b, , , d] = q.shape;
+  const hq = q.shape[1] === 1 ? q.shape[2] : q.shape[1];
+  const hkv = fresh.key.shape[1];
+  if (q.rank !== 4 || (q.shape[1] !== 1 && q.shape[2] !== 1) || typeof hq !== 'number' || typeof hkv !== 'number' || hq % hkv !== 0 || typeof d !== 'number' || fresh.key.shape[2] !== 1) {
+    throw new GraphError(`cachedAttentionStep: one query token with static heads (a multiple of ${hkv}) and head_dim expected, got q ${formatShape(q.shape)}, key ${formatShape(fresh.key.shape)}`);
+  }
+  const qg = q.reshape([b!, hkv, hq / hkv, d]);
+  const sPast = qg.matmul(past.keyT); // [B, Hkv, G, C]
+  const sNew = qg.matmul(fresh.key, { transB: true }); // [B, Hkv, G, 1]
+  const p = concatDynamic([sPast, sNew], -1, { like: mask, axis: 3 }).add(mask).softmax(-1);
+  const pPast = sliceDynamic(p, -1, 0, -1, { like: past.keyT, axis: 3 });
+  const out = pPast.matmul(past.value).add(p.slice(-1, -1, Infinity).mul(fresh.value));
+  return out.reshape([b!, hq, 1, d]);
 }

@@ -121,13 +121,13 @@ export async function generateIds(rt: InferenceRuntime, prompts: readonly (reado
     // Decode one token per sequence against the cache.
     const C = cache.slots;
     const length = cache.length;
-    const maskPast = new Float32Array(B * C).fill(MASKED);
-    for (let b = 0; b < B; b++) for (let s = pad[b]!; s < length; s++) maskPast[b * C + s] = 0;
+    // Additive mask over the cache slots, then the new token (always visible).
+    const mask = new Float32Array(B * (C + 1)).fill(MASKED);
+    for (let b = 0; b < B; b++) mask.fill(0, b * (C + 1) + pad[b]!, b * (C + 1) + length).fill(0, b * (C + 1) + C, (b + 1) * (C + 1));
     if (dynamicRope) freq = ropeFrequencies(c, length + 1);
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(next, (v) => BigInt(v)), [B, 1]),
-      mask_past: new ort.Tensor('float32', maskPast, [B, 1, 1, C]),
-      mask: new ort.Tensor('float32', new Float32Array(B), [B, 1, 1, 1]),
+      mask: new ort.Tensor('float32', mask, [B, 1, 1, C + 1]),
       ...rotaryFeeds(inputs.map((_, b) => [length - pad[b]!])),
     };
     for (let l = 0; l < c.num_hidden_layers; l++) {

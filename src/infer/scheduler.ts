@@ -323,20 +323,19 @@ export class Scheduler {
     const B = rows.length;
     this.cache.reserve(Math.max(...rows.map((r) => r.length)) + 1);
     const C = this.cache.slots;
-    const maskPast = new Float32Array(B * C).fill(MASKED);
+    const mask = new Float32Array(B * (C + 1)).fill(MASKED); // the cache slots, then the new token
     const input = new BigInt64Array(B);
     const d = c.head_dim;
     const cos = new Float32Array(B * d);
     const sin = new Float32Array(B * d);
     rows.forEach((row, b) => {
-      maskPast.fill(0, b * C, b * C + row.length);
+      mask.fill(0, b * (C + 1), b * (C + 1) + row.length).fill(0, b * (C + 1) + C, (b + 1) * (C + 1));
       input[b] = BigInt(row.history.at(-1)!);
       this.rope.write(row.length, cos, sin, b * d);
     });
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', input, [B, 1]),
-      mask_past: new ort.Tensor('float32', maskPast, [B, 1, 1, C]),
-      mask: new ort.Tensor('float32', new Float32Array(B), [B, 1, 1, 1]),
+      mask: new ort.Tensor('float32', mask, [B, 1, 1, C + 1]),
       cos: new ort.Tensor('float32', cos, [B, 1, 1, d]),
       sin: new ort.Tensor('float32', sin, [B, 1, 1, d]),
     };

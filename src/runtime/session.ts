@@ -11,6 +11,12 @@ export interface SessionOptions extends OnnxExportOptions {
   /** Intra-op threads; default: all cores. */
   threads?: number;
   executionProvider?: ExecutionProvider;
+  /**
+   * Let idle intra-op threads spin waiting for work (ORT's default, true). Spinning saves a wake-up per parallel
+   * section but burns a core between runs; inference sessions turn it off, so an idle prefill pool does not take a
+   * core from the decode steps (or from anything else on a busy machine).
+   */
+  spinning?: boolean;
   /** Write ORT's per-node profile (Chrome trace JSON) with this file prefix; read it back with `endProfiling()`. */
   profilePrefix?: string;
 }
@@ -33,7 +39,7 @@ export class Session {
   static async create(outputs: Record<string, Tensor>, options: SessionOptions = {}): Promise<Session> {
     const model = exportOnnx(outputs, options);
     const ep = options.executionProvider ?? 'cpu';
-    const key = createHash('sha256').update(model.bytes).update(`${ep}|${options.threads ?? 0}|${options.profilePrefix ?? ''}`).digest('hex');
+    const key = createHash('sha256').update(model.bytes).update(`${ep}|${options.threads ?? 0}|${options.spinning ?? true}|${options.profilePrefix ?? ''}`).digest('hex');
     let pending = compiled.get(key);
     if (!pending) {
       pending = ort.InferenceSession.create(model.bytes, {
@@ -41,6 +47,7 @@ export class Session {
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? 0,
         interOpNumThreads: 1,
+        ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
         ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
       });
       compiled.set(key, pending);

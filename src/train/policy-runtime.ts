@@ -10,30 +10,20 @@ import type { ModelConfig } from '../model/config.js';
 import { decoderForward } from '../model/decoder.js';
 import { paramSpecs } from '../model/params.js';
 import { Session, type FeedValue } from '../runtime/session.js';
-import { pastKey, pastValue, presentKey, presentValue, type InferenceSessions } from '../infer/graphs.js';
+import { presentKey, presentValue, type InferenceSessions } from '../infer/graphs.js';
+import { declareDecode } from '../infer/decode-step.js';
 import type { InferenceRuntime } from '../infer/generate.js';
 import { feedsFor } from './align-graphs.js';
 
-function declare(c: ModelConfig, withCache: boolean): Record<string, Tensor> {
-  const g = new Graph(withCache ? 'policy_decode' : 'policy_prefill');
+function declarePrefill(c: ModelConfig): Record<string, Tensor> {
+  const g = new Graph('policy_prefill');
   const weights: Record<string, Tensor> = {};
   for (const s of paramSpecs(c)) weights[s.name] = g.input(s.name, s.shape);
-  const seq = withCache ? 1 : 'seq';
-  const inputIds = g.input('input_ids', ['batch', seq], 'int64');
-  const cos = g.input('cos', ['batch', 1, seq, c.head_dim]);
-  const sin = g.input('sin', ['batch', 1, seq, c.head_dim]);
-  const cache = withCache
-    ? {
-        past: Array.from({ length: c.num_hidden_layers }, (_, l) => ({
-          keyT: g.input(pastKey(l), ['batch', c.num_key_value_heads, c.head_dim, 'past']),
-          value: g.input(pastValue(l), ['batch', c.num_key_value_heads, 'past', c.head_dim]),
-        })),
-        maskPast: g.input('mask_past', ['batch', 1, seq, 'past']),
-        maskNew: g.input('mask', ['batch', 1, seq, seq]),
-      }
-    : undefined;
-  const mask = withCache ? undefined : g.input('mask', ['batch', 1, 'seq', 'seq']);
-  const out = decoderForward(c, { inputIds, weights, cos, sin, mask, cache, lastOnly: true });
+  const inputIds = g.input('input_ids', ['batch', 'seq'], 'int64');
+  const cos = g.input('cos', ['batch', 1, 'seq', c.head_dim]);
+  const sin = g.input('sin', ['batch', 1, 'seq', c.head_dim]);
+  const mask = g.input('mask', ['batch', 1, 'seq', 'seq']);
+  const out = decoderForward(c, { inputIds, weights, cos, sin, mask, lastOnly: true });
   const outputs: Record<string, Tensor> = { logits: out.logits };
   out.present.forEach((p, l) => {
     outputs[presentKey(l)] = p.key;
@@ -55,8 +45,9 @@ function withWeights(session: Session, weights: () => Record<string, FeedValue>)
  */
 export async function policyRuntime(c: ModelConfig, weights: () => Record<string, FeedValue>, opts: { threads?: number; decodeThreads?: number } = {}): Promise<InferenceRuntime> {
   const [prefill, decode] = await Promise.all([
-    Session.create(declare(c, false), { graphName: 'policy_prefill', threads: opts.threads }),
-    Session.create(declare(c, true), { graphName: 'policy_decode', threads: opts.decodeThreads ?? 1 }),
+    Session.create(declarePrefill(c), { graphName: 'policy_prefill', threads: opts.threads }),
+    // The inference decode graph over HF's separate matrices, fed each run.
+    Session.create(declareDecode(c, { packed: false, name: 'policy_decode' }), { graphName: 'policy_decode', threads: opts.decodeThreads ?? 1 }),
   ]);
   const sessions: InferenceSessions = {
     prefill: withWeights(prefill, weights),

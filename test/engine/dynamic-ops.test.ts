@@ -1,11 +1,11 @@
-/** arange, dimSize and concatDynamic: shape rules, reference interpreter vs ORT at several run-time sizes, gradients. */
+/** arange, dimSize, concatDynamic and sliceDynamic: shape rules, reference interpreter vs ORT at several run-time sizes, gradients. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { grad } from '../../src/graph/autodiff.js';
 import { evaluate } from '../../src/graph/interpreter.js';
 import { ndarray, randn, rng, type NDArray } from '../../src/graph/ndarray.js';
 import { Graph, GraphError, type Tensor } from '../../src/graph/tensor.js';
-import { arange, concatDynamic, dimSize } from '../../src/graph/ops/dynamic.js';
+import { arange, concatDynamic, dimSize, sliceDynamic } from '../../src/graph/ops/dynamic.js';
 import { Session, toNumbers } from '../../src/runtime/session.js';
 
 /** One session (symbolic dims), fed several shapes; every output equals the interpreter's exactly or to float32. */
@@ -108,4 +108,31 @@ test('gradients: arange/dimSize carry none (their values do not depend on the in
   const fresh = g.input('fresh', [1, 2]);
   const cat = concatDynamic([past, fresh], 0, { like: g.input('mask', ['total']), axis: 0 });
   assert.throws(() => grad(cat.sum(), [fresh]), (err: unknown) => err instanceof GraphError && /op 'concatDynamic' is not differentiable \(node concatDynamic#\d+\[total, 2\]:float32 built at .*dynamic-ops\.test/.test((err as Error).message));
+});
+
+test('sliceDynamic cuts a run-time-length axis into the named dim (ORT = interpreter): all but the last, all but the first, the middle', async () => {
+  const g = new Graph();
+  const scores = g.input('scores', ['b', 3, 'total']);
+  const past = g.input('past', ['b', 'p', 2]);
+  const head = sliceDynamic(scores, -1, 0, -1, { like: past, axis: 1 });
+  const tail = sliceDynamic(scores, 2, 1, Infinity, { like: past, axis: 1 });
+  const middle = sliceDynamic(scores, 2, 1, -1, { like: g.input('inner', ['m']), axis: 0 });
+  assert.deepEqual(head.shape, ['b', 3, 'p']);
+  assert.deepEqual(middle.shape, ['b', 3, 'm']);
+  // Bound to the cache's 'p', the result multiplies against it: attention weights over the cache.
+  const mixed = head.matmul(past).add(tail.matmul(past));
+  const feeds = (b: number, p: number) => ({ scores: floats(b, 3, p + 1), past: floats(b, p, 2), inner: floats(Math.max(p - 1, 0)) });
+  await agree({ head, tail, middle, mixed }, [feeds(2, 4), feeds(1, 1), feeds(3, 7)], 'sliceDynamic');
+});
+
+test('sliceDynamic: the interpreter rejects a slice whose length disagrees with the bound dim; no gradient', () => {
+  const g = new Graph();
+  const x = g.input('x', ['t', 2]);
+  const like = g.input('like', ['p']);
+  const head = sliceDynamic(x, 0, 0, -1, { like, axis: 0 });
+  assert.deepEqual(head.shape, ['p', 2]);
+  assert.throws(() => evaluate([head], { x: floats(4, 2), like: floats(2) }), /\[0, -1\) of length 4 along axis 0 has 3 elements, but the length it should match is 2/);
+  assert.throws(() => sliceDynamic(x, 0, 0.5, -1, { like, axis: 0 }), /start must be an integer or Infinity/);
+  assert.throws(() => sliceDynamic(x, 2, 0, -1, { like, axis: 0 }), /axis 2 out of range for rank 2/);
+  assert.throws(() => grad(head.sum(), [x]), (err: unknown) => err instanceof GraphError && /op 'sliceDynamic' is not differentiable/.test((err as Error).message));
 });

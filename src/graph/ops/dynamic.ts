@@ -1,8 +1,8 @@
 /**
  * Ops over run-time lengths, for graphs whose sequence and cache lengths are symbolic (an exported decoder that takes
  * `past_key_values` of any length): `arange` (0..n-1 along a tensor's axis), `dimSize` (that length as an int64
- * scalar) and `concatDynamic` (concatenation along an axis whose length is only known at run time, declared equal to
- * another tensor's).
+ * scalar), `concatDynamic` (concatenation along an axis whose length is only known at run time, declared equal to
+ * another tensor's) and `sliceDynamic` (a slice of such an axis whose length is declared the same way).
  */
 import { ndarray, stridesOf, type NDArray } from '../ndarray.js';
 import { defineOp } from '../registry.js';
@@ -109,6 +109,50 @@ function concatValues(inputs: readonly NDArray[], axis: number, shape: readonly 
   return out;
 }
 
+/**
+ * Elements [start, end) along an axis of run-time length (negative bounds count from the end; `end` Infinity = to
+ * the end), whose count is declared equal to the last input `like` at `likeAxis` (e.g. all but the last of a cache's
+ * C + 1 attention scores: `like` is the cache, whose length is C). Evaluation checks the counts really agree.
+ * Inference only: no gradient.
+ */
+defineOp({
+  name: 'sliceDynamic',
+  infer: ([x, like], attrs) => {
+    const axis = normalizeAxis(attrs['axis'] as number, x!.rank);
+    const likeAxis = normalizeAxis(attrs['likeAxis'] as number, like!.rank);
+    for (const k of ['start', 'end']) {
+      const v = attrs[k] as number;
+      if (!Number.isInteger(v) && v !== Infinity) throw new Error(`${k} must be an integer or Infinity, got ${v}`);
+    }
+    const shape: Dim[] = [...x!.shape];
+    shape[axis] = like!.shape[likeAxis]!;
+    return { shape, dtype: x!.dtype };
+  },
+  evaluate: ([x], attrs, shape) => {
+    const axis = normalizeAxis(attrs['axis'] as number, x!.shape.length);
+    const n = x!.shape[axis]!;
+    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
+    const start = clamp(attrs['start'] as number);
+    const count = Math.max(clamp(attrs['end'] as number) - start, 0);
+    if (count !== shape[axis]) {
+      throw new Error(`sliceDynamic: [${attrs['start']}, ${attrs['end']}) of length ${n} along axis ${axis} has ${count} elements, but the length it should match is ${shape[axis]}`);
+    }
+    const inStrides = stridesOf(x!.shape);
+    const out = ndarray(x!.dtype, shape);
+    forEachIndex(shape, (index, flat) => {
+      let o = start * inStrides[axis]!;
+      for (let i = 0; i < index.length; i++) o += index[i]! * inStrides[i]!;
+      out.data[flat] = x!.data[o]!;
+    });
+    return out;
+  },
+  onnx: (b, node, [x], out) => {
+    const axis = normalizeAxis(node.attrs['axis'] as number, node.rank);
+    const end = node.attrs['end'] as number;
+    b.node('Slice', [x!, b.int64s([node.attrs['start'] as number]), b.int64s([end === Infinity ? Number.MAX_SAFE_INTEGER : end]), b.int64s([axis])], [out]);
+  },
+});
+
 /** 0..n-1 along `x`'s axis (int64 [n]). */
 export function arange(x: Tensor, axis: number): Tensor {
   return x.graph.apply('arange', [x], { axis });
@@ -125,4 +169,12 @@ export function dimSize(x: Tensor, axis: number): Tensor {
  */
 export function concatDynamic(tensors: readonly Tensor[], axis: number, length: { like: Tensor; axis: number }): Tensor {
   return length.like.graph.apply('concatDynamic', [...tensors, length.like], { axis, likeAxis: length.axis });
+}
+
+/**
+ * `x[start:end]` along an axis of run-time length; the result's length along it is that of `length.like` at
+ * `length.axis` (the same symbolic dim, checked when evaluated).
+ */
+export function sliceDynamic(x: Tensor, axis: number, start: number, end: number, length: { like: Tensor; axis: number }): Tensor {
+  return x.graph.apply('sliceDynamic', [x, length.like], { axis, start, end, likeAxis: length.axis });
 }
