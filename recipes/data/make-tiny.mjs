@@ -99,7 +99,7 @@ function copy(rel, upstreamRel, meta) {
 // ---- raw/ ------------------------------------------------------------------------------------------------------------
 
 /** Two passes over a JSONL.gz: keys of eligible lines, then the chosen lines verbatim. */
-async function subsetJsonl(rel, eligible, full, describe) {
+async function subsetJsonl(rel, eligible, full, describe, heldout) {
   const file = join(SHARED, rel);
   const items = [];
   let n = 0;
@@ -111,7 +111,11 @@ async function subsetJsonl(rel, eligible, full, describe) {
     if (size === false) continue;
     items.push({ key: sha256(line), line: n, size });
   }
-  const chosen = new Set(choose(items, full).map((i) => items[i].line));
+  const taken = choose(items, full);
+  const chosen = new Set(taken.map((i) => items[i].line));
+  // Held-out documents for evaluation: the next eligible ones in the same order, never in the training files.
+  const held = heldout ? new Set(items.map((it, i) => [it.key, i]).sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, i]) => i).slice(taken.length, taken.length + heldout.n).map((i) => items[i].line)) : new Set();
+  const heldLines = [];
   const out = [];
   const byLicense = {};
   const bySource = {};
@@ -119,6 +123,10 @@ async function subsetJsonl(rel, eligible, full, describe) {
   n = 0;
   for await (const line of lines(file)) {
     n++;
+    if (held.has(n)) {
+      const r = JSON.parse(line);
+      heldLines.push(JSON.stringify({ text: r.text.slice(0, heldout.maxChars), source: r.source, license: r.license }));
+    }
     if (!chosen.has(n)) continue;
     out.push(line);
     const r = JSON.parse(line);
@@ -128,6 +136,7 @@ async function subsetJsonl(rel, eligible, full, describe) {
     textChars += describe(r);
   }
   write(rel, out.map((l) => l + '\n').join(''), { records: out.length, eligible: items.length, byLicense, bySource, textChars, upstream: `../shared/data/${rel}` });
+  if (heldout) write(heldout.rel, heldLines.map((l) => l + '\n').join(''), { records: heldLines.length, upstream: `../shared/data/${rel}`, note: `held out for evaluation: the next ${heldout.n} eligible documents (first ${heldout.maxChars} characters), not in ${rel}` });
 }
 
 const docSize = (r) => Buffer.byteLength(r.text, 'utf8');
@@ -138,9 +147,9 @@ async function raw() {
     if (!permissive(r.license) || !inLength(r.text)) return false;
     const h = count(r.text, hangulRe);
     return h >= 0.3 * (h + count(r.text, latinRe)) ? docSize(r) : false;
-  }, (s) => s.bytes >= BUDGET.ko, (r) => r.text.length);
+  }, (s) => s.bytes >= BUDGET.ko, (r) => r.text.length, { rel: 'heldout/ko.jsonl', n: 40, maxChars: 1500 });
   await subsetJsonl('raw/en.jsonl.gz', (r) => (permissive(r.license) && inLength(r.text) && !/[\uac00-\ud7a3]/.test(r.text) ? docSize(r) : false),
-    (s) => s.bytes >= BUDGET.en, (r) => r.text.length);
+    (s) => s.bytes >= BUDGET.en, (r) => r.text.length, { rel: 'heldout/en.jsonl', n: 40, maxChars: 1500 });
   await subsetJsonl('raw/code.jsonl.gz', (r) => (permissive(r.license) && inLength(r.text) ? docSize(r) : false),
     (s) => s.bytes >= BUDGET.code, (r) => r.text.length);
   await subsetJsonl('raw/parallel.en-ko.jsonl.gz', (r) => {

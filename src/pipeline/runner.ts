@@ -70,6 +70,12 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineState>
     state.updated = new Date().toISOString();
     if (!opts.dryRun) writeFileAtomicSync(join(run, 'pipeline.json'), JSON.stringify(state, null, 1) + '\n');
   };
+  // Variables may use ${recipe} and ${run} (not stages or other variables).
+  const builtin = (n: string): string => {
+    if (n === 'run') return run;
+    if (n === 'recipe') return recipeDir(recipe);
+    throw new KolmError(`recipe ${recipe.path}: a variable refers to '\${${n}}'; variables may use only \${recipe} and \${run}`);
+  };
   const hashes = new Map<string, string>();
   const names = [...recipe.stages.keys()];
   const stop = opts.until ? names.indexOf(opts.until) + 1 : names.length;
@@ -78,7 +84,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineState>
       const spec = recipe.stages.get(name)!;
       const cmd = COMMANDS[spec.run]!;
       const deps = spec.run === 'report' ? names.slice(0, i) : dependencies(recipe, name);
-      const lookup = (n: string) => (n === 'run' ? run : n === 'recipe' ? recipeDir(recipe) : n in recipe.vars ? recipe.vars[n]! : join(run, n));
+      const lookup = (n: string): string => (n === 'run' ? run : n === 'recipe' ? recipeDir(recipe) : n in recipe.vars ? interpolate(recipe.vars[n]!, builtin) : join(run, n));
       const args = interpolate(spec.with as Value, lookup) as Record<string, Value>;
       const hash = stageHash(recipe, name, deps, hashes, args, run);
       hashes.set(name, hash);
