@@ -1,20 +1,21 @@
 import { parseArgs } from 'node:util';
+import { modelOrShipped } from './shipped-model.js';
 import { createInterface } from 'node:readline';
 import { loadModel } from '../infer/model.js';
 import type { ChatMessage } from '../tokenizer/chat-template.js';
 import { SAMPLING_FLAGS, SAMPLING_USAGE, samplingOptions } from './generate.js';
 
-const USAGE = `usage: kolm chat --model DIR [--system TEXT]\n${SAMPLING_USAGE}
+const USAGE = `usage: kolm chat [--model DIR (default: the shipped models/kolm-micro)] [--system TEXT]\n${SAMPLING_USAGE}
 In the chat: /reset clears the history, /exit (or Ctrl-D) leaves; Ctrl-C stops the answer being written.`;
 
 /** A terminal chat: streaming answers, history, /reset, and Ctrl-C that interrupts an answer, not the REPL. */
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { ...SAMPLING_FLAGS, model: { type: 'string' }, system: { type: 'string' }, help: { type: 'boolean' } } });
-  if (values.help || !values.model) {
+  if (values.help) {
     console.log(USAGE);
-    if (!values.help) process.exitCode = 1;
     return;
   }
+  values.model = modelOrShipped(values.model);
   const model = await loadModel(values.model, { threads: values.threads ? Number(values.threads) : undefined });
   const opts = samplingOptions({ 'max-new-tokens': '512', ...values });
   const fresh = (): ChatMessage[] => (values.system ? [{ role: 'system', content: values.system }] : []);

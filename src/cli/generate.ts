@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { modelOrShipped } from './shipped-model.js';
 import { loadModel } from '../infer/model.js';
 import type { TextGenerateOptions } from '../infer/model.js';
 import { KolmError } from '../util/errors.js';
@@ -46,16 +47,17 @@ export function samplingOptions(v: Record<string, unknown>): TextGenerateOptions
   };
 }
 
-const USAGE = `usage: kolm generate --model DIR --prompt TEXT [--json] [--chat]\n${SAMPLING_USAGE}
+const USAGE = `usage: kolm generate [--model DIR (default: the shipped models/kolm-micro)] --prompt TEXT [--json] [--chat]\n${SAMPLING_USAGE}
   --chat   wrap the prompt as one user turn with the model's chat template`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { ...SAMPLING_FLAGS, model: { type: 'string' }, prompt: { type: 'string' }, json: { type: 'boolean' }, chat: { type: 'boolean' }, help: { type: 'boolean' } } });
-  if (values.help || !values.model || values.prompt === undefined) {
+  if (values.help || values.prompt === undefined) {
     console.log(USAGE);
     if (!values.help) process.exitCode = 1;
     return;
   }
+  values.model = modelOrShipped(values.model);
   const model = await loadModel(values.model, { threads: values.threads ? Number(values.threads) : undefined });
   const opts = samplingOptions(values);
   const prompt = values.chat ? model.tokenizer.renderChat([{ role: 'user', content: values.prompt }], { addGenerationPrompt: true }) : values.prompt;

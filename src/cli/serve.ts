@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
+import { modelOrShipped } from './shipped-model.js';
 import { loadModel } from '../infer/model.js';
 import { serve } from '../serve/server.js';
 import { KolmError } from '../util/errors.js';
 
-const USAGE = `usage: kolm serve --model DIR [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--max-batch 16] [--queue 64]
+const USAGE = `usage: kolm serve [--model DIR (default: the shipped models/kolm-micro)] [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--max-batch 16] [--queue 64]
   --model-name NAME     the id clients pass as "model" (default: the folder's name)
   --max-body BYTES      largest request body (default 8388608)
   --timeout SECONDS     generation deadline per request (default 600)
@@ -28,11 +29,11 @@ export async function run(argv: string[]): Promise<void> {
       threads: { type: 'string' }, 'decode-threads': { type: 'string' }, 'no-web': { type: 'boolean' }, help: { type: 'boolean' },
     },
   });
-  if (values.help || !values.model) {
+  if (values.help) {
     console.log(USAGE);
-    if (!values.help) process.exitCode = 1;
     return;
   }
+  values.model = modelOrShipped(values.model);
   const model = await loadModel(values.model, { threads: int(values.threads, 'threads', 1), decodeThreads: int(values['decode-threads'], 'decode-threads', 1) });
   const server = await serve(model, {
     host: values.host,
