@@ -12,30 +12,12 @@ import { mergeRuns, type ReportRun } from '../eval/report.js';
 import type { EvalResults, TaskResult } from '../eval/evaluator.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
+import type { PipelineState, StageState, StageStatus } from './runner.js';
 
-export type RunStageStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed';
-
-export interface RunStage {
-  name: string;
-  command: string;
-  dir: string;
-  argv: string[];
-  needs: string[];
-  hash: string;
-  status: RunStageStatus;
-  started?: string;
-  finished?: string;
-  seconds?: number;
-}
-
-export interface RunState {
-  name: string;
-  recipe: string;
-  description?: string;
-  started: string;
-  updated: string;
-  stages: RunStage[];
-}
+/** The run state the runner keeps in RUN/pipeline.json. */
+export type RunStageStatus = StageStatus;
+export type RunStage = StageState;
+export type RunState = PipelineState;
 
 export interface RunEvent {
   time: string;
