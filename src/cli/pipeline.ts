@@ -77,6 +77,6 @@ async function report(argv: string[]): Promise<void> {
   const [dir] = argv;
   if (!dir) throw new KolmError(`kolm pipeline report needs the run folder\n\n${USAGE}`);
   const { writeReport } = await import('../pipeline/report.js');
-  const path = await writeReport(dir);
-  console.error(`wrote ${path}`);
+  const { html } = await writeReport(dir);
+  console.error(`wrote ${html}`);
 }
