@@ -5,6 +5,7 @@ import { Session } from '../src/runtime/session.js';
 import { evaluate } from '../src/graph/interpreter.js';
 import { buildSftGraph } from '../src/train/sft.js';
 import { encodeChat, nextTokenLabels } from '../src/train/chat-data.js';
+import { batchPairs, epochSteps } from '../src/train/align-loop.js';
 import { buildBatch, planBatches, type TokenSequence } from '../src/train/packing.js';
 import { smallTokenizer, tinyConfig } from './align-helpers.js';
 
@@ -73,4 +74,32 @@ test('length-grouped packing respects the token budget, covers every sequence on
   const unpacked = planBatches(lengths, { seq: 64, rows: 4, seed: 9, pack: false });
   assert.ok(unpacked.batches.flat().every((row) => row.length <= 1));
   assert.throws(() => planBatches([70], { seq: 64, rows: 1 }), /sequence 0 has 70 tokens, more than the row length 64/);
+});
+
+test('epoch steps: steps from epochs and accumulation, every epoch covers each batch once and is drawn again with the next seed', () => {
+  const lengths = Array.from({ length: 10 }, (_, i) => 3 + (i % 4));
+  const seeds: number[] = [];
+  const plan = (epoch: number) => {
+    seeds.push(epoch);
+    return planBatches(lengths, { seq: 8, rows: 2, seed: 7 + epoch, pack: false });
+  };
+  const seen: number[][] = [];
+  const s = epochSteps(plan, { epochs: 2, accumulation: 2 }, (batch) => {
+    seen.push(batch.flat());
+    return { feeds: {}, tokens: batch.flat().length };
+  });
+  assert.equal(s.first.batches.length, 5);
+  assert.equal(s.steps, 5); // ceil(2 epochs × 5 batches / 2 micro-batches per step)
+  const step = s.nextStep();
+  assert.equal(step.batches.length, 2);
+  assert.equal(step.tokens, 4);
+  for (let i = 1; i < s.steps; i++) s.nextStep();
+  assert.deepEqual(seeds, [0, 1]);
+  for (const epoch of [seen.slice(0, 5), seen.slice(5, 10)]) assert.deepEqual(epoch.flat().sort((a, b) => a - b), [...lengths.keys()]);
+  assert.equal(epochSteps(plan, { steps: 3, accumulation: 1 }, () => ({ feeds: {}, tokens: 0 })).steps, 3);
+});
+
+test('batch pairs: a short batch is filled with copies of its first pair and only the planned ones count as real', () => {
+  assert.deepEqual(batchPairs([[4], [9]], 4), { pairs: [4, 9, 4, 4], real: 2 });
+  assert.deepEqual(batchPairs([[1], [2], [3]], 3), { pairs: [1, 2, 3], real: 3 });
 });

@@ -9,8 +9,9 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 import { MetricsLog, Progress } from '../util/progress.js';
 import { lossChartSvg } from './plot.js';
+import type { PackPlan } from './packing.js';
 import { learningRate, type Schedule } from './schedule.js';
-import type { OptimizerState, TrainStep } from './step.js';
+import { TrainStep, type OptimizerState, type TrainModel } from './step.js';
 
 export interface LoopRecord {
   step: number;
@@ -43,6 +44,56 @@ export interface LoopSpec {
   onStep?: (record: LoopRecord) => void;
   /** Metric names drawn on the plot next to the loss (e.g. accuracy). */
   plotMetrics?: string[];
+}
+
+/** Feeds of one micro-batch and the number of trained tokens in it. */
+export interface MicroBatch {
+  feeds: Record<string, FeedValue>;
+  tokens: number;
+}
+
+export interface EpochSteps {
+  /** The plan of the first epoch. */
+  first: PackPlan;
+  /** `steps` if given, else `epochs` (default 1) passes over the first plan's batches. */
+  steps: number;
+  /** The next step's `accumulation` micro-batches (LoopSpec.nextStep). */
+  nextStep: () => { batches: Record<string, FeedValue>[]; tokens: number };
+}
+
+/**
+ * Steps over planned batches: `plan(epoch)` is drawn again (reshuffled by its seed) whenever an epoch runs out, and
+ * each planned batch (rows of sequence indices) becomes a micro-batch through `make`.
+ */
+export function epochSteps(plan: (epoch: number) => PackPlan, o: { steps?: number; epochs?: number; accumulation: number }, make: (batch: number[][]) => MicroBatch): EpochSteps {
+  const first = plan(0);
+  const steps = o.steps ?? Math.max(1, Math.ceil(((o.epochs ?? 1) * first.batches.length) / o.accumulation));
+  let epoch = 0;
+  let current = first;
+  let cursor = 0;
+  const nextBatch = () => {
+    if (cursor >= current.batches.length) {
+      current = plan(++epoch);
+      cursor = 0;
+    }
+    return make(current.batches[cursor++]!);
+  };
+  const nextStep = () => {
+    const parts = Array.from({ length: o.accumulation }, nextBatch);
+    return { batches: parts.map((p) => p.feeds), tokens: parts.reduce((n, p) => n + p.tokens, 0) };
+  };
+  return { first, steps, nextStep };
+}
+
+/** The pairs of an unpacked batch of `size` rows, short batches filled with copies of the first; `real` are the planned ones. */
+export function batchPairs(batch: readonly number[][], size: number): { pairs: number[]; real: number } {
+  const real = batch.filter((r) => r.length).map((r) => r[0]!);
+  return { pairs: [...real, ...Array<number>(size - real.length).fill(real[0] ?? 0)], real: real.length };
+}
+
+/** The whole-step trainer of an alignment run: AdamW (weight decay default 0, gradient clip default 1). */
+export function alignTrainer(build: () => TrainModel, initial: OptimizerState, o: { weightDecay?: number; clip?: number; threads?: number; accumulation?: number }): Promise<TrainStep> {
+  return TrainStep.create({ build, accumulation: o.accumulation, optimizer: { weightDecay: o.weightDecay ?? 0, maxGradNorm: o.clip ?? 1 }, session: { threads: o.threads } }, initial);
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];

@@ -12,11 +12,11 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
 import { loadChatModel, policyCheckpoint, positiveInt, savePolicy, scheduleFor, writeSummary, type OptimOptions } from './align-common.js';
 import { forward, logSigmoid, startGraph, tokenLogProbs, validMask, weightedMean } from './align-graphs.js';
-import { trainLoop, type LoopRecord } from './align-loop.js';
+import { alignTrainer, batchPairs, epochSteps, trainLoop, type LoopRecord } from './align-loop.js';
 import { encodePreference, nextTokenLabels, readPreferenceFile, type PreferenceExample } from './chat-data.js';
 import { LogprobScorer } from './logprobs.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
-import { TrainStep, type TrainModel } from './step.js';
+import type { TrainModel } from './step.js';
 
 export interface DpoLossOptions {
   beta?: number;
@@ -153,31 +153,18 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
 
   const pairLengths = train.chosen.map((c, i) => Math.max(c.ids.length, train.rejected[i]!.ids.length));
   const plan = (epoch: number) => planBatches(pairLengths, { seq: T, rows: P, seed: seed + epoch, pack: false });
-  const first = plan(0);
-  const steps = o.steps ?? Math.max(1, Math.ceil(((o.epochs ?? 1) * first.batches.length) / accumulation));
-  if (!o.quiet) console.error(`dpo: ${first.batches.length} batches of ${P} pairs per epoch; ${steps} steps; beta ${beta}`);
-  let epoch = 0;
-  let current = first;
-  let cursor = 0;
-  const nextBatch = () => {
-    if (cursor >= current.batches.length) {
-      current = plan(++epoch);
-      cursor = 0;
-    }
-    const real = current.batches[cursor++]!.filter((r) => r.length).map((r) => r[0]!);
-    const pairs = [...real, ...Array<number>(P - real.length).fill(real[0] ?? 0)];
+  const { first, steps, nextStep } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
+    const { pairs, real } = batchPairs(batch, P);
     const rows = [...pairs.map((i) => [train.chosen[i]!]), ...pairs.map((i) => [train.rejected[i]!])];
     const { rows: _r, ...feeds } = buildBatch(m.config, rows, T, m.padId);
-    const weight = new Float32Array(P).fill(1).fill(0, real.length);
+    const weight = new Float32Array(P).fill(1).fill(0, real);
     const ref = Float32Array.from([...pairs.map((i) => refChosen[i]!), ...pairs.map((i) => refRejected[i]!)]);
     const tokens = rows.flat().reduce((n, s) => n + s.ids.length, 0);
     return { feeds: { ...feeds, ref_logps: { dtype: 'float32' as const, shape: [2 * P], data: ref }, pair_weight: { dtype: 'float32' as const, shape: [P], data: weight } }, tokens };
-  };
+  });
+  if (!o.quiet) console.error(`dpo: ${first.batches.length} batches of ${P} pairs per epoch; ${steps} steps; beta ${beta}${o.rpoAlpha ? `; rpo alpha ${o.rpoAlpha}` : ''}`);
 
-  const trainer = await TrainStep.create(
-    { build: () => buildDpoGraph(m.config, P, T, o), accumulation, optimizer: { weightDecay: o.weightDecay ?? 0, maxGradNorm: o.clip ?? 1 }, session: { threads: o.threads } },
-    { step: 0, params: m.weights },
-  );
+  const trainer = await alignTrainer(() => buildDpoGraph(m.config, P, T, o), { step: 0, params: m.weights }, { ...o, accumulation });
 
   let evaluate: (() => Promise<Record<string, number>>) | undefined;
   let validCount = 0;
@@ -216,10 +203,7 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
     trainer,
     steps,
     schedule: scheduleFor(o, steps, 1e-5),
-    nextStep: () => {
-      const parts = Array.from({ length: accumulation }, nextBatch);
-      return { batches: parts.map((p) => p.feeds), tokens: parts.reduce((n, p) => n + p.tokens, 0) };
-    },
+    nextStep,
     evaluate,
     evalEvery: o.evalEvery,
     saveEvery: o.saveEvery,

@@ -21,10 +21,10 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 import { chunks, loadChatModel, positiveInt, scheduleFor, writeSummary, type ChatModel, type OptimOptions } from './align-common.js';
 import { declareBatch, declareNetwork, feedsFor, forward, logSigmoid, scoreAll, SCORE_WEIGHT, weightedMean } from './align-graphs.js';
-import { trainLoop, type LoopRecord } from './align-loop.js';
+import { alignTrainer, batchPairs, epochSteps, trainLoop, type LoopRecord } from './align-loop.js';
 import { encodePreference, readPreferenceFile, rewardSequence, type PreferenceExample } from './chat-data.js';
 import { buildBatch, planBatches } from './packing.js';
-import { TrainStep, type OptimizerState, type TrainModel } from './step.js';
+import type { OptimizerState, TrainModel } from './step.js';
 
 export interface RewardNormalization {
   mean: number;
@@ -286,35 +286,20 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
   const train = encodeRewardPairs(m.tokenizer, examples, T);
   const pairLengths = train.chosen.map((c, i) => Math.max(c.length, train.rejected[i]!.length));
   const plan = (epoch: number) => planBatches(pairLengths, { seq: T, rows: P, seed: seed + epoch, pack: false });
-  const first = plan(0);
-  const steps = o.steps ?? Math.max(1, Math.ceil(((o.epochs ?? 1) * first.batches.length) / accumulation));
+  const { first, steps, nextStep } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
+    const { pairs, real } = batchPairs(batch, P);
+    const rows = [...pairs.map((i) => train.chosen[i]!), ...pairs.map((i) => train.rejected[i]!)];
+    const { rows: _r, labels: _l, ...feeds } = buildBatch(m.config, rows.map((ids) => [{ ids, labels: ids.map(() => -100) }]), T, m.padId);
+    const weight = new Float32Array(P).fill(1).fill(0, real);
+    return {
+      feeds: { ...feeds, last: lastOneHot(rows.map((r) => r.length), T), pair_weight: { dtype: 'float32' as const, shape: [P], data: weight } },
+      tokens: pairs.slice(0, real).reduce((n, i) => n + train.chosen[i]!.length + train.rejected[i]!.length, 0),
+    };
+  });
   if (!o.quiet) console.error(`rm: ${examples.length} pairs (${train.truncated} sequences cut to ${T} tokens); ${first.batches.length} batches of ${P} pairs per epoch; ${steps} steps`);
 
-  const pairFeeds = (pairs: number[], set: { chosen: number[][]; rejected: number[][] }) => {
-    const rows = [...pairs.map((i) => set.chosen[i]!), ...pairs.map((i) => set.rejected[i]!)];
-    const { rows: _r, labels: _l, ...feeds } = buildBatch(m.config, rows.map((ids) => [{ ids, labels: ids.map(() => -100) }]), T, m.padId);
-    return { ...feeds, last: lastOneHot(rows.map((r) => r.length), T), pair_weight: { dtype: 'float32' as const, shape: [pairs.length], data: new Float32Array(pairs.length).fill(1) } };
-  };
-  let epoch = 0;
-  let current = first;
-  let cursor = 0;
-  const nextBatch = () => {
-    if (cursor >= current.batches.length) {
-      current = plan(++epoch);
-      cursor = 0;
-    }
-    const batch = current.batches[cursor++]!;
-    const real = batch.filter((r) => r.length).map((r) => r[0]!);
-    const feeds = pairFeeds([...real, ...Array<number>(P - real.length).fill(real[0] ?? 0)], train);
-    feeds.pair_weight.data.fill(0, real.length);
-    return { feeds, tokens: real.reduce((n, i) => n + train.chosen[i]!.length + train.rejected[i]!.length, 0) };
-  };
-
   const initial: OptimizerState = { step: 0, params: rewardInit(m, seed) };
-  const trainer = await TrainStep.create(
-    { build: () => buildRewardGraph(m.config, P, T, { centerCoefficient: o.centerCoefficient }), accumulation, optimizer: { weightDecay: o.weightDecay ?? 0, maxGradNorm: o.clip ?? 1 }, session: { threads: o.threads } },
-    initial,
-  );
+  const trainer = await alignTrainer(() => buildRewardGraph(m.config, P, T, { centerCoefficient: o.centerCoefficient }), initial, { ...o, accumulation });
   const scorer = await SequenceScorer.create(m.config, m.padId, { threads: o.threads });
   const accuracyOf = async (set: EncodedPairs): Promise<{ accuracy: number; margin: number }> => {
     const weights = trainer.parameterFeeds();
@@ -337,10 +322,7 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
     trainer,
     steps,
     schedule: scheduleFor(o, steps, 1e-4),
-    nextStep: () => {
-      const parts = Array.from({ length: accumulation }, nextBatch);
-      return { batches: parts.map((p) => p.feeds), tokens: parts.reduce((n, p) => n + p.tokens, 0) };
-    },
+    nextStep,
     evaluate: valid ? () => accuracyOf(valid!) : undefined,
     evalEvery: o.evalEvery,
     quiet: o.quiet,

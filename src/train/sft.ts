@@ -5,15 +5,15 @@
  */
 import { crossEntropy } from '../graph/nn.js';
 import type { ModelConfig } from '../model/config.js';
-import { Session, type FeedValue } from '../runtime/session.js';
+import { Session } from '../runtime/session.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
 import { loadChatModel, positiveInt, policyCheckpoint, savePolicy, scheduleFor, writeSummary, type OptimOptions } from './align-common.js';
 import { forward, startGraph, tokenLogProbs, validMask } from './align-graphs.js';
-import { trainLoop, type LoopRecord } from './align-loop.js';
+import { alignTrainer, epochSteps, trainLoop, type LoopRecord } from './align-loop.js';
 import { encodeChat, nextTokenLabels, readChatFile, type ChatExample } from './chat-data.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
-import { TrainStep, type TrainModel } from './step.js';
+import type { TrainModel } from './step.js';
 import { join } from 'node:path';
 
 export interface SftGraph extends TrainModel {
@@ -104,32 +104,17 @@ export async function sft(o: SftOptions): Promise<SftResult> {
   if (!train.sequences.length) throw new KolmError(`${o.data.join(', ')}: no conversation has an assistant token to train on`);
   const lengths = train.sequences.map((s) => s.ids.length);
   const plan = (epoch: number) => planBatches(lengths, { seq: T, rows: B, seed: seed + epoch, pack: o.pack ?? true });
-  const first = plan(0);
-  const batchesPerEpoch = first.batches.length;
-  const steps = o.steps ?? Math.max(1, Math.ceil(((o.epochs ?? 1) * batchesPerEpoch) / accumulation));
+  const { first, steps, nextStep } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
+    const rows = batch.map((row) => row.map((i) => train.sequences[i]!));
+    const { rows: _layout, ...feeds } = buildBatch(m.config, rows, T, m.padId);
+    return { feeds, tokens: rows.flat().reduce((n, s) => n + s.labels.filter((l) => l !== -100).length, 0) };
+  });
   if (!o.quiet) {
     console.error(`sft: ${examples.length} conversations (${train.truncated} cut to ${T} tokens, ${train.dropped} dropped), ${train.targets} target tokens; ` +
-      `${batchesPerEpoch} batches of ${B}×${T} per epoch (${(first.fill * 100).toFixed(0)}% filled); ${steps} steps`);
+      `${first.batches.length} batches of ${B}×${T} per epoch (${(first.fill * 100).toFixed(0)}% filled); ${steps} steps`);
   }
 
-  let epoch = 0;
-  let current = first;
-  let cursor = 0;
-  const nextBatch = (): { feeds: Record<string, FeedValue>; tokens: number } => {
-    if (cursor >= current.batches.length) {
-      current = plan(++epoch);
-      cursor = 0;
-    }
-    const rows = current.batches[cursor++]!.map((row) => row.map((i) => train.sequences[i]!));
-    const { rows: _layout, ...feeds } = buildBatch(m.config, rows, T, m.padId);
-    const tokens = rows.flat().reduce((n, s) => n + s.labels.filter((l) => l !== -100).length, 0);
-    return { feeds, tokens };
-  };
-
-  const trainer = await TrainStep.create(
-    { build: () => buildSftGraph(m.config, B, T), accumulation, optimizer: { weightDecay: o.weightDecay ?? 0, maxGradNorm: o.clip ?? 1 }, session: { threads: o.threads } },
-    { step: 0, params: m.weights },
-  );
+  const trainer = await alignTrainer(() => buildSftGraph(m.config, B, T), { step: 0, params: m.weights }, { ...o, accumulation });
 
   let evaluate: (() => Promise<Record<string, number>>) | undefined;
   let validCount = 0;
@@ -159,10 +144,7 @@ export async function sft(o: SftOptions): Promise<SftResult> {
     trainer,
     steps,
     schedule: scheduleFor(o, steps, 3e-4),
-    nextStep: () => {
-      const parts = Array.from({ length: accumulation }, nextBatch);
-      return { batches: parts.map((p) => p.feeds), tokens: parts.reduce((n, p) => n + p.tokens, 0) };
-    },
+    nextStep,
     evaluate,
     evalEvery: o.evalEvery,
     saveEvery: o.saveEvery,
