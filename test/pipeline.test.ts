@@ -96,9 +96,10 @@ test('the tiny recipe runs end to end, survives a crash mid-pretraining, and ski
     const metrics = readFileSync(join(run, 'pretrain', 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { step: number; loss: number });
     const mean = (xs: { loss: number }[]) => xs.reduce((s, m) => s + m.loss, 0) / xs.length;
     assert.ok(mean(metrics.slice(-10)) < mean(metrics.slice(0, 5)) - 0.5, 'pretraining loss fell');
-    const evals = readFileSync(join(run, 'pretrain', 'checkpoint-evals.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { step: number; val_loss: number });
+    type Eval = { step: number; val_loss: number; tasks: Record<string, Record<string, number>> };
+    const evals = readFileSync(join(run, 'pretrain', 'checkpoint-evals.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Eval);
     assert.deepEqual([...new Set(evals.map((e) => e.step))].sort((a, b) => a - b), [50, 60]);
-    assert.ok(evals.every((e) => Number.isFinite(e.val_loss)));
+    assert.ok(evals.every((e) => Number.isFinite(e.val_loss) && e.tasks['heldout_ppl_ko']!['bits_per_byte']! > 0 && e.tasks['heldout_ppl_en']!['bits_per_byte']! > 0));
 
     const results = JSON.parse(readFileSync(join(run, 'eval', 'dpo-model', 'results.json'), 'utf8')) as { results: Record<string, Record<string, number>> };
     const bpb = results.results['heldout_ppl_ko']!['bits_per_byte,none']!;

@@ -5,7 +5,7 @@ import { COMMANDS } from '../pipeline/stages.js';
 
 const USAGE = `usage: kolm pipeline --recipe FILE [--out RUN] [--var NAME=VALUE]… [--until STAGE] [--dry-run]
        kolm pipeline report RUN
-       kolm pipeline watch --dir TRAIN_DIR [--data SHARDS --seq T] [--tasks A,B --limit N --data-dir DIR]
+       kolm pipeline watch --dir TRAIN_DIR [--data SHARDS --seq T] [--tasks A,B --limit N --data-dir DIR --include-path DIR]
 
 Runs a recipe's stages in order, each into RUN/<stage> (default RUN: runs/<recipe name>). A stage whose command,
 options and input files are unchanged since it last finished is skipped; an interrupted pretraining stage continues
@@ -49,7 +49,7 @@ async function watch(argv: string[]): Promise<void> {
     args: argv,
     options: {
       dir: { type: 'string' }, data: { type: 'string' }, seq: { type: 'string' }, batch: { type: 'string' }, batches: { type: 'string' },
-      tasks: { type: 'string' }, limit: { type: 'string' }, 'data-dir': { type: 'string' }, events: { type: 'string' }, stage: { type: 'string' },
+      tasks: { type: 'string' }, limit: { type: 'string' }, 'data-dir': { type: 'string' }, 'include-path': { type: 'string' }, events: { type: 'string' }, stage: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -69,7 +69,7 @@ async function watch(argv: string[]): Promise<void> {
   const n = (s: string | undefined) => (s === undefined ? undefined : Number(s));
   await watchCheckpoints({
     dir: v.dir, data: v.data, seq: n(v.seq), batch: n(v.batch), batches: n(v.batches), tasks: v.tasks?.split(',').filter(Boolean),
-    limit: n(v.limit), dataDir: v['data-dir'], events: v.events, stage: v.stage, finished,
+    limit: n(v.limit), dataDir: v['data-dir'], includePath: v['include-path'], events: v.events, stage: v.stage, finished,
   });
 }
 

@@ -19,6 +19,8 @@ export interface WatchSpec {
   tasks?: string[];
   limit?: number;
   'data-dir'?: string;
+  /** Folders of more task definitions (as `kolm eval --include-path`). */
+  'include-path'?: string;
 }
 
 export interface StageSpec {

@@ -168,6 +168,7 @@ function watcherArgv(watch: WatchSpec, args: Record<string, Value>, lookup: (n: 
   if (Array.isArray(w['tasks']) && w['tasks'].length) argv.push('--tasks', w['tasks'].join(','));
   if (w['limit'] !== undefined) argv.push('--limit', String(w['limit']));
   if (w['data-dir'] !== undefined) argv.push('--data-dir', String(w['data-dir']));
+  if (w['include-path'] !== undefined) argv.push('--include-path', String(w['include-path']));
   return argv;
 }
 

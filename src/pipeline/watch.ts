@@ -18,6 +18,8 @@ export interface WatchOptions {
   tasks?: string[];
   limit?: number;
   dataDir?: string;
+  /** A folder of more task definitions. */
+  includePath?: string;
   /** A run log to append `checkpoint-eval` events to. */
   events?: string;
   stage?: string;
@@ -80,7 +82,7 @@ async function evaluateCheckpoint(path: string, step: number, o: WatchOptions): 
 
 async function quickTasks(model: string, o: WatchOptions): Promise<Record<string, Record<string, number>>> {
   const { evaluate, KolmBackend, TaskIndex, builtinTaskDir } = await import('../eval/index.js');
-  const { tasks, groups } = new TaskIndex([builtinTaskDir()]).resolve(o.tasks!);
+  const { tasks, groups } = new TaskIndex([builtinTaskDir(), ...(o.includePath ? [resolve(o.includePath)] : [])]).resolve(o.tasks!);
   const backend = await KolmBackend.load(model, { threads: 1 });
   const res = await evaluate({ backend, tasks, groups, dataDir: resolve(o.dataDir ?? '../shared/data/external'), limit: o.limit, bootstrapIters: 0, progress: false });
   const out: Record<string, Record<string, number>> = {};
