@@ -83,7 +83,9 @@ export async function generateIds(rt: InferenceRuntime, prompts: readonly (reado
     mask: new ort.Tensor('float32', mask, [B, 1, T, T]),
     ...rotaryFeeds(prefillPositions),
   });
-  const cache = new KvCache(c.num_hidden_layers, B, c.num_key_value_heads, d, Math.max(64, 2 ** Math.ceil(Math.log2(T + 1))));
+  // The prompt plus every decoded token but the last: sized to that when it is smaller than the doubling would be.
+  const slots = T + Math.max(maxNew - 1, 0);
+  const cache = new KvCache(c.num_hidden_layers, B, c.num_key_value_heads, d, Math.min(slots, Math.max(64, 2 ** Math.ceil(Math.log2(T + 1)))), slots);
   const appendPresent = (result: Record<string, ort.Tensor>) =>
     cache.append(
       Array.from({ length: c.num_hidden_layers }, (_, l) => result[presentKey(l)]!),
@@ -97,7 +99,10 @@ export async function generateIds(rt: InferenceRuntime, prompts: readonly (reado
     const next = new Array<number>(B).fill(0);
     for (let b = 0; b < B; b++) {
       if (done[b]) continue;
-      const row = Float32Array.from((logits.data as Float32Array).subarray(b * V, (b + 1) * V));
+      // Each run returns fresh output buffers, so the row is sampled in place; a copy only for an onLogits reader
+      // (penalties adjust the row they sample).
+      const view = (logits.data as Float32Array).subarray(b * V, (b + 1) * V);
+      const row = opts.onLogits ? view.slice() : view;
       opts.onLogits?.(b, row);
       const id = samplers[b]!.sample(row, history[b]!);
       next[b] = id;

@@ -1,7 +1,8 @@
 import { ort } from '../runtime/session.js';
 
 /**
- * Per-layer keys and values of a batch in buffers that double when full, so appending a token costs O(1) amortised
+ * Per-layer keys and values of a batch in buffers that double when full (up to the most a generation can use, since
+ * a decode step reads every slot), so appending a token costs O(1) amortised
  * and a decode step feeds the buffers to ORT without copying them: values [B, Hkv, capacity, D], keys transposed
  * [B, Hkv, D, capacity] (what q·Kᵀ reads without a transpose). Slots past `length` (and the left padding of shorter
  * prompts) are hidden by the attention mask.
@@ -18,6 +19,8 @@ export class KvCache {
     readonly heads: number,
     readonly headDim: number,
     initialCapacity = 64,
+    /** Never grow past this many slots (what the generation can use at most): no slots read but never filled. */
+    readonly maxCapacity = Infinity,
   ) {
     this.capacity = initialCapacity;
     this.keys = Array.from({ length: layers }, () => new Float32Array(batch * heads * initialCapacity * headDim));
@@ -59,6 +62,7 @@ export class KvCache {
     if (needed <= this.capacity) return;
     let capacity = this.capacity;
     while (capacity < needed) capacity *= 2;
+    capacity = Math.min(capacity, Math.max(needed, this.maxCapacity));
     const d = this.headDim;
     const grow = (old: Float32Array) => {
       const next = new Float32Array(this.batch * this.heads * capacity * d);
