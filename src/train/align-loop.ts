@@ -8,6 +8,7 @@ import type { FeedValue } from '../runtime/session.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 import { MetricsLog, Progress } from '../util/progress.js';
+import { loadChatModel, positiveInt, type ChatModel, type OptimOptions } from './align-common.js';
 import { lossChartSvg } from './plot.js';
 import type { PackPlan } from './packing.js';
 import { learningRate, type Schedule } from './schedule.js';
@@ -44,6 +45,45 @@ export interface LoopSpec {
   onStep?: (record: LoopRecord) => void;
   /** Metric names drawn on the plot next to the loss (e.g. accuracy). */
   plotMetrics?: string[];
+}
+
+/** Options common to `kolm sft`, `kolm rm` and `kolm dpo`. */
+export interface AlignRunOptions extends OptimOptions {
+  /** Starting model folder (weights, config, tokenizer with chat template). */
+  model: string;
+  /** Training JSONL files. */
+  data: string[];
+  /** Held-out JSONL for the before/after evaluation. */
+  valid?: string;
+  out: string;
+  /** Optimizer steps; default: `epochs` (default 1) passes over the data. */
+  steps?: number;
+  epochs?: number;
+  /** Micro-batch size (rows for SFT, pairs for the reward model and DPO) and row length in tokens. */
+  batch?: number;
+  seq?: number;
+  accumulation?: number;
+  seed?: number;
+  threads?: number;
+  evalEvery?: number;
+  quiet?: boolean;
+  onStep?: (r: LoopRecord) => void;
+}
+
+/** What an alignment run leaves: the final model folder, the per-step records and the summary written to OUT. */
+export interface AlignRunResult {
+  modelDir: string;
+  history: LoopRecord[];
+  summary: Record<string, unknown>;
+}
+
+/** The starting model and the run's shape: micro-batch size, row length (default and limit: the model's positions, at most 512 by default), accumulation and seed. */
+export async function startRun(o: AlignRunOptions, defaultBatch: number): Promise<{ m: ChatModel; batch: number; seq: number; accumulation: number; seed: number }> {
+  const m = await loadChatModel(o.model);
+  const batch = positiveInt('batch', o.batch, defaultBatch);
+  const seq = positiveInt('seq', o.seq, Math.min(512, m.config.max_position_embeddings));
+  if (seq > m.config.max_position_embeddings) throw new KolmError(`--seq ${seq} exceeds the model's max_position_embeddings ${m.config.max_position_embeddings}`);
+  return { m, batch, seq, accumulation: positiveInt('accumulation', o.accumulation, 1), seed: o.seed ?? 0 };
 }
 
 /** Feeds of one micro-batch and the number of trained tokens in it. */

@@ -10,9 +10,9 @@ import type { ModelConfig } from '../model/config.js';
 import { loadModelFolder } from '../model/folder.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
-import { loadChatModel, policyCheckpoint, positiveInt, savePolicy, scheduleFor, writeSummary, type OptimOptions } from './align-common.js';
+import { policyCheckpoint, savePolicy, scheduleFor, writeSummary } from './align-common.js';
 import { forward, logSigmoid, startGraph, tokenLogProbs, validMask, weightedMean } from './align-graphs.js';
-import { alignTrainer, batchPairs, epochSteps, trainLoop, type LoopRecord } from './align-loop.js';
+import { alignTrainer, batchPairs, epochSteps, startRun, trainLoop, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodePreference, nextTokenLabels, readPreferenceFile, type PreferenceExample } from './chat-data.js';
 import { LogprobScorer } from './logprobs.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
@@ -102,39 +102,16 @@ export function encodePairs(tok: Tokenizer, examples: readonly PreferenceExample
   return out;
 }
 
-export interface DpoOptions extends OptimOptions, DpoLossOptions {
-  /** The SFT policy to start from; also the reference unless `ref` is given. */
-  model: string;
+/** `model` is the SFT policy to start from, also the reference unless `ref` is given; `batch` is pairs per micro-batch. */
+export interface DpoOptions extends AlignRunOptions, DpoLossOptions {
   ref?: string;
-  data: string[];
-  valid?: string;
-  out: string;
-  steps?: number;
-  epochs?: number;
-  /** Pairs per micro-batch. */
-  batch?: number;
-  seq?: number;
-  accumulation?: number;
-  seed?: number;
-  threads?: number;
-  evalEvery?: number;
   saveEvery?: number;
-  quiet?: boolean;
-  onStep?: (r: LoopRecord) => void;
 }
 
-export interface DpoResult {
-  modelDir: string;
-  history: LoopRecord[];
-  summary: Record<string, unknown>;
-}
+export type DpoResult = AlignRunResult;
 
 export async function dpo(o: DpoOptions): Promise<DpoResult> {
-  const m = await loadChatModel(o.model);
-  const P = positiveInt('batch', o.batch, 4);
-  const T = positiveInt('seq', o.seq, Math.min(512, m.config.max_position_embeddings));
-  const accumulation = positiveInt('accumulation', o.accumulation, 1);
-  const seed = o.seed ?? 0;
+  const { m, batch: P, seq: T, accumulation, seed } = await startRun(o, 4);
   const beta = o.beta ?? 0.1;
   if (!(beta > 0)) throw new KolmError(`beta must be positive, got ${beta}`);
   if (!(o.labelSmoothing === undefined || (o.labelSmoothing >= 0 && o.labelSmoothing < 0.5))) throw new KolmError(`label smoothing must be in [0, 0.5), got ${o.labelSmoothing}`);

@@ -19,9 +19,9 @@ import { Session, type FeedValue } from '../runtime/session.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
-import { chunks, loadChatModel, positiveInt, scheduleFor, writeSummary, type ChatModel, type OptimOptions } from './align-common.js';
+import { chunks, scheduleFor, writeSummary, type ChatModel } from './align-common.js';
 import { declareBatch, declareNetwork, feedsFor, forward, logSigmoid, scoreAll, SCORE_WEIGHT, weightedMean } from './align-graphs.js';
-import { alignTrainer, batchPairs, epochSteps, trainLoop, type LoopRecord } from './align-loop.js';
+import { alignTrainer, batchPairs, epochSteps, startRun, trainLoop, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodePreference, readPreferenceFile, rewardSequence, type PreferenceExample } from './chat-data.js';
 import { buildBatch, planBatches } from './packing.js';
 import type { OptimizerState, TrainModel } from './step.js';
@@ -239,34 +239,15 @@ export function encodeRewardPairs(tok: Tokenizer, examples: readonly PreferenceE
   return out;
 }
 
-export interface RewardTrainOptions extends OptimOptions {
-  /** The SFT model folder the reward model starts from. */
-  model: string;
-  data: string[];
-  valid?: string;
-  out: string;
-  steps?: number;
-  epochs?: number;
-  /** Pairs per micro-batch (2 × rows). */
-  batch?: number;
-  seq?: number;
-  accumulation?: number;
+/** `model` is the SFT model folder the reward model starts from; `batch` is pairs per micro-batch (2 × rows). */
+export interface RewardTrainOptions extends AlignRunOptions {
   /** Adds coefficient × mean((r_c + r_r)²) to keep rewards centred (TRL's center_rewards_coefficient). */
   centerCoefficient?: number;
   /** Clip of the normalised reward stored with the model (default 5). */
   rewardClip?: number;
-  seed?: number;
-  threads?: number;
-  evalEvery?: number;
-  quiet?: boolean;
-  onStep?: (r: LoopRecord) => void;
 }
 
-export interface RewardTrainResult {
-  modelDir: string;
-  history: LoopRecord[];
-  summary: Record<string, unknown>;
-}
+export type RewardTrainResult = AlignRunResult;
 
 /** Score-head weights for a fresh reward model from a causal LM: its decoder plus score.weight ~ N(0, initializer_range²). */
 export function rewardInit(m: ChatModel, seed: number): Record<string, { shape: readonly number[]; data: Float32Array }> {
@@ -277,11 +258,7 @@ export function rewardInit(m: ChatModel, seed: number): Record<string, { shape: 
 }
 
 export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTrainResult> {
-  const m = await loadChatModel(o.model);
-  const P = positiveInt('batch', o.batch, 4);
-  const T = positiveInt('seq', o.seq, Math.min(512, m.config.max_position_embeddings));
-  const accumulation = positiveInt('accumulation', o.accumulation, 1);
-  const seed = o.seed ?? 0;
+  const { m, batch: P, seq: T, accumulation, seed } = await startRun(o, 4);
   const examples = (await Promise.all(o.data.map((f) => readPreferenceFile(f)))).flat();
   const train = encodeRewardPairs(m.tokenizer, examples, T);
   const pairLengths = train.chosen.map((c, i) => Math.max(c.length, train.rejected[i]!.length));

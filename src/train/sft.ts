@@ -8,9 +8,9 @@ import type { ModelConfig } from '../model/config.js';
 import { Session } from '../runtime/session.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
-import { loadChatModel, positiveInt, policyCheckpoint, savePolicy, scheduleFor, writeSummary, type OptimOptions } from './align-common.js';
+import { policyCheckpoint, savePolicy, scheduleFor, writeSummary } from './align-common.js';
 import { forward, startGraph, tokenLogProbs, validMask } from './align-graphs.js';
-import { alignTrainer, epochSteps, trainLoop, type LoopRecord } from './align-loop.js';
+import { alignTrainer, epochSteps, startRun, trainLoop, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodeChat, nextTokenLabels, readChatFile, type ChatExample } from './chat-data.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
 import type { TrainModel } from './step.js';
@@ -60,45 +60,18 @@ export function encodeChats(tok: Tokenizer, examples: readonly ChatExample[], se
   return out;
 }
 
-export interface SftOptions extends OptimOptions {
-  /** Starting model folder (weights, config, tokenizer with chat template). */
-  model: string;
-  /** Chat JSONL files (`messages` or prompt/completion records). */
-  data: string[];
-  /** Held-out chat JSONL for validation loss. */
-  valid?: string;
-  out: string;
-  /** Optimizer steps; default: `epochs` passes over the data. */
-  steps?: number;
-  epochs?: number;
-  /** Rows per micro-batch (B) and row length (T): the token budget of a micro-batch is B × T. */
-  batch?: number;
-  seq?: number;
-  accumulation?: number;
+/** `data` and `valid` are chat JSONL (`messages` or prompt/completion records); `batch` is rows per micro-batch. */
+export interface SftOptions extends AlignRunOptions {
   /** Pack several conversations per row (default true); false = one per row, grouped by length. */
   pack?: boolean;
-  seed?: number;
-  threads?: number;
-  evalEvery?: number;
   saveEvery?: number;
   onNonFinite?: 'skip' | 'stop';
-  quiet?: boolean;
-  onStep?: (r: LoopRecord) => void;
 }
 
-export interface SftResult {
-  modelDir: string;
-  history: LoopRecord[];
-  summary: Record<string, unknown>;
-}
+export type SftResult = AlignRunResult;
 
 export async function sft(o: SftOptions): Promise<SftResult> {
-  const m = await loadChatModel(o.model);
-  const B = positiveInt('batch', o.batch, 8);
-  const T = positiveInt('seq', o.seq, Math.min(512, m.config.max_position_embeddings));
-  if (T > m.config.max_position_embeddings) throw new KolmError(`--seq ${T} exceeds the model's max_position_embeddings ${m.config.max_position_embeddings}`);
-  const accumulation = positiveInt('accumulation', o.accumulation, 1);
-  const seed = o.seed ?? 0;
+  const { m, batch: B, seq: T, accumulation, seed } = await startRun(o, 8);
   const examples = (await Promise.all(o.data.map((f) => readChatFile(f)))).flat();
   const train = encodeChats(m.tokenizer, examples, T);
   if (!train.sequences.length) throw new KolmError(`${o.data.join(', ')}: no conversation has an assistant token to train on`);
