@@ -9,7 +9,7 @@ import { defineOp } from '../registry.js';
 import { formatShape, normalizeAxis, type Dim } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { OnnxBuilder } from '../onnx/builder.js';
-import { forEachIndex } from './util.js';
+import { forEachIndex, sliceAlong } from './util.js';
 
 /** ONNX: the length of `input`'s axis as a 0-d int64 tensor (Shape → Gather with a scalar index). */
 function lengthOf(b: OnnxBuilder, input: string, axis: number, output?: string): string {
@@ -137,14 +137,7 @@ defineOp({
     if (count !== shape[axis]) {
       throw new Error(`sliceDynamic: [${attrs['start']}, ${attrs['end']}) of length ${n} along axis ${axis} has ${count} elements, but the length it should match is ${shape[axis]}`);
     }
-    const inStrides = stridesOf(x!.shape);
-    const out = ndarray(x!.dtype, shape);
-    forEachIndex(shape, (index, flat) => {
-      let o = start * inStrides[axis]!;
-      for (let i = 0; i < index.length; i++) o += index[i]! * inStrides[i]!;
-      out.data[flat] = x!.data[o]!;
-    });
-    return out;
+    return sliceAlong(x!, axis, start, shape);
   },
   onnx: (b, node, [x], out) => {
     const axis = normalizeAxis(node.attrs['axis'] as number, node.rank);

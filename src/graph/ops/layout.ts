@@ -2,7 +2,7 @@ import { ndarray, size, stridesOf } from '../ndarray.js';
 import { defineOp } from '../registry.js';
 import { broadcastShapes, formatShape, normalizeAxis, type Dim } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastMap, forEachIndex, unbroadcast } from './util.js';
+import { broadcastMap, forEachIndex, sliceAlong, unbroadcast } from './util.js';
 
 /** Resolve a reshape target: at most one -1; symbolic dims must carry over unchanged (same name, same count). */
 function resolveReshape(from: readonly Dim[], target: readonly Dim[]): Dim[] {
@@ -133,14 +133,7 @@ defineOp({
   },
   evaluate: ([x], attrs, shape) => {
     const { axis, start } = sliceBounds({ attrs }, x!.shape);
-    const inStrides = stridesOf(x!.shape);
-    const out = ndarray(x!.dtype, shape);
-    forEachIndex(shape, (index, flat) => {
-      let o = start * inStrides[axis]!;
-      for (let i = 0; i < index.length; i++) o += index[i]! * inStrides[i]!;
-      out.data[flat] = x!.data[o]!;
-    });
-    return out;
+    return sliceAlong(x!, axis, start, shape);
   },
   grad: (node, g) => {
     const x = node.inputs[0]!;

@@ -62,3 +62,15 @@ export function isFloat(dtype: DType): boolean {
 export function requireFloat(t: Tensor, what = 'input'): void {
   if (!isFloat(t.dtype)) throw new Error(`${what} must be float32, got ${t.dtype}`);
 }
+
+/** The elements of `x` from `start` along `axis` that fill `shape` (the reference evaluation of slices). */
+export function sliceAlong(x: NDArray, axis: number, start: number, shape: readonly number[]): NDArray {
+  const inStrides = stridesOf(x.shape);
+  const out = ndarray(x.dtype, shape);
+  forEachIndex(shape, (index, flat) => {
+    let o = start * inStrides[axis]!;
+    for (let i = 0; i < index.length; i++) o += index[i]! * inStrides[i]!;
+    out.data[flat] = x.data[o]!;
+  });
+  return out;
+}
