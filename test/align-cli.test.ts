@@ -49,6 +49,10 @@ test('kolm data sft-mix: every source, license and count documented; reproducibl
   for (const [f, x] of Object.entries(again.files)) assert.equal(x.sha256, manifest.files[f].sha256, f);
   const other = await buildSftMix({ data: join(dir, 'shared'), out: join(dir, 'mix-other'), seed: 4, counts: countsOf(small), maxEval: 4 });
   assert.notEqual(other.files['sft.train.jsonl']!.sha256, manifest.files['sft.train.jsonl'].sha256);
+  // Over-refusal pairs from dialogue openings add preference pairs only; the other training and held-out files stay as they were.
+  const withDialogues = await buildSftMix({ data: join(dir, 'shared'), out: join(dir, 'mix-dialogue-refusals'), seed: 3, counts: { ...countsOf(small), dialogueRefusals: 2 }, maxEval: 4 });
+  assert.equal(withDialogues.files['pref.train.jsonl']!.bySource['over-refusal'], manifest.files['pref.train.jsonl'].bySource['over-refusal'] + 2);
+  for (const f of ['sft.train.jsonl', 'sft.valid.jsonl', 'pref.valid.jsonl', 'eval/harmful.jsonl', 'eval/benign.jsonl', 'eval/math.jsonl']) assert.equal(withDialogues.files[f]!.sha256, manifest.files[f].sha256, f);
   await assert.rejects(kolm('data', 'sft-mix', '--data', join(dir, 'shared'), '--out', join(dir, 'mix')), /already exists/);
 });
 

@@ -47,9 +47,14 @@ export interface MixCounts {
   negatives: number;
   /** PPO prompts per kind (harmful, benign, chat, arithmetic). */
   ppo: number;
+  /**
+   * Over-refusal pairs from HG-TODS dialogue openings (device and music questions): the real reply preferred over a
+   * stock refusal. 0 by default, which keeps the default mix as it was.
+   */
+  dialogueRefusals: number;
 }
 
-export const DEFAULT_COUNTS: MixCounts = { chatbot: 6000, dialogues: 1500, gsm8k: 1500, translation: 1500, arithmetic: 1000, code: 200, safety: 300, benign: 150, negatives: 400, ppo: 64 };
+export const DEFAULT_COUNTS: MixCounts = { chatbot: 6000, dialogues: 1500, gsm8k: 1500, translation: 1500, arithmetic: 1000, code: 200, safety: 300, benign: 150, negatives: 400, ppo: 64, dialogueRefusals: 0 };
 
 export interface SftMixOptions {
   /** Folder holding `external/` and `raw/` (the project's shared data folder). */
@@ -532,6 +537,9 @@ export async function buildSftMix(o: SftMixOptions): Promise<MixManifest> {
       sftValid.push({ messages: d.messages, source: 'hg-tods', lang: 'ko', license: lic });
       if (i < maxEval) evalBenign.push({ prompt: [d.messages[0]!], source: 'hg-tods', lang: 'ko', kind: 'chat', license: lic });
     }
+    // Questions about a device or a song deserve an answer, not a refusal (training dialogues only; own random stream).
+    const rr = R('dialogue-refusals');
+    dialogs.train.slice(0, counts.dialogueRefusals).forEach((d) => prefTrain.push({ prompt: [d.messages[0]!], chosen: d.messages[1]!.content, rejected: rr.pick(OVER_REFUSALS.ko), source: 'over-refusal', lang: 'ko', license: lic }));
   }
 
   // GSM8K train (English): the held-out part gives English benign prompts with answers.
