@@ -20,7 +20,7 @@ let browser: BrowserContext;
 let page: Page;
 
 before(async () => {
-  const made = await tinyModel({ max_position_embeddings: 4096 }, 1, { endless: true });
+  const made = await tinyModel({ max_position_embeddings: 32768 }, 1, { endless: true });
   root = made.root;
   model = await loadModel(made.model, { threads: 1 });
   server = await serve(model, { port: 0 });
@@ -55,11 +55,12 @@ async function waitFor<T>(what: string, read: () => Promise<T> | T, ok: (v: T) =
 test('the chat page: Korean IME input, a streamed answer, the stop button, and history that survives a reload', async () => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  // The model's greedy answers do not end by themselves (see tinyModel's `endless`): checked here for 200 tokens, so
-  // the answer is still streaming when stop is pressed right after its first words arrive.
+  // The model's greedy answers do not end by themselves (see tinyModel's `endless`): checked here for 4000 tokens, and
+  // the page asks for 30000 (seconds of streaming even on a fast machine), so the answer is still streaming when stop
+  // is pressed right after its first words arrive.
   const reference = await fetch(`${server.url}/v1/chat/completions`, {
     method: 'POST',
-    body: JSON.stringify({ model: 'model', messages: [{ role: 'user', content: '안녕하세요' }], max_tokens: 200, temperature: 0 }),
+    body: JSON.stringify({ model: 'model', messages: [{ role: 'user', content: '안녕하세요' }], max_tokens: 4000, temperature: 0 }),
   }).then((r) => r.json() as Promise<{ choices: { message: { content: string }; finish_reason: string }[] }>);
   assert.equal(reference.choices[0]!.finish_reason, 'length');
 
@@ -67,7 +68,7 @@ test('the chat page: Korean IME input, a streamed answer, the stop button, and h
   await page.waitForFunction(() => document.getElementById('model-name')!.textContent === 'model');
   await page.click('#toggle-settings');
   await page.fill('#temperature', '0');
-  await page.fill('#max-tokens', '3000');
+  await page.fill('#max-tokens', '30000');
   await page.click('#input');
 
   // Compose 안 with the IME: Enter while composing (isComposing, as Chrome reports it) must not send.

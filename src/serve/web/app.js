@@ -175,14 +175,24 @@ async function send(text) {
       throw new Error(body.error?.message || `HTTP ${response.status}`);
     }
     let finish = null;
+    // Paint at most once per frame: a fast model streams thousands of deltas a second, and re-laying out the
+    // page for each would starve the main thread (and the stop button) of time.
+    let painting = false;
+    const paint = () => {
+      painting = false;
+      el.textContent = answer.content;
+      $('messages').scrollTop = $('messages').scrollHeight;
+    };
     await readEvents(response, (chunk) => {
       if (chunk.error) throw new Error(chunk.error.message);
       const choice = chunk.choices?.[0];
       const delta = choice?.delta?.content;
       if (delta) {
         answer.content += delta;
-        el.textContent = answer.content;
-        $('messages').scrollTop = $('messages').scrollHeight;
+        if (!painting) {
+          painting = true;
+          requestAnimationFrame(paint);
+        }
       }
       if (choice?.finish_reason) finish = choice.finish_reason;
     });
