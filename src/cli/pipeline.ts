@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { KolmError } from '../util/errors.js';
-import { formatSeconds, runPipeline } from '../pipeline/runner.js';
+import { runPipeline } from '../pipeline/runner.js';
+import { formatSeconds } from '../util/progress.js';
 import { COMMANDS } from '../pipeline/stages.js';
 
 const USAGE = `usage: kolm pipeline --recipe FILE [--out RUN] [--var NAME=VALUE]… [--until STAGE] [--dry-run]

@@ -2,7 +2,7 @@
  * Publishing a trained model: an f16 copy of its folder (HF layout, tokenizer and chat template included) with a
  * model card written from the run's own records — data, tokens seen, training time, evaluation tables, limits.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelFolder, saveModelFolder } from '../model/folder.js';
 import { paramSpecs } from '../model/params.js';
@@ -10,6 +10,7 @@ import type { ModelConfig } from '../model/config.js';
 import { KolmError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Value } from './recipe.js';
+import { readJson, readJsonl } from './records.js';
 import type { BuiltinContext } from './stages.js';
 import type { PipelineState } from './runner.js';
 
@@ -51,13 +52,8 @@ export async function publishModel(o: PublishOptions): Promise<string> {
   return to;
 }
 
-function readJson<T>(path: string | undefined): T | undefined {
-  if (!path || !existsSync(path)) return undefined;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
+function readJsonAs<T>(path: string | undefined): T | undefined {
+  return readJson(path) as T | undefined;
 }
 
 const fmt = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
@@ -65,7 +61,7 @@ const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).t
 
 function modelCard(o: PublishOptions, config: ModelConfig, weights: Record<string, { data: ArrayLike<number> }>): string {
   const params = paramSpecs(config).reduce((s, p) => s + (weights[p.name]?.data.length ?? 0), 0);
-  const state = readJson<PipelineState>(join(o.run, 'pipeline.json'));
+  const state = readJsonAs<PipelineState>(join(o.run, 'pipeline.json'));
   const lines: string[] = [`# ${o.name}`, ''];
   if (o.description) lines.push(o.description, '');
   lines.push('## Model', '', '| | |', '|---|---|',
@@ -75,17 +71,15 @@ function modelCard(o: PublishOptions, config: ModelConfig, weights: Record<strin
     `| context | ${config.max_position_embeddings} positions |`,
     `| weights | model.safetensors, float16 |`, '');
   type Split = { tokens: number; documents: number; tokensByLang: Record<string, number>; tokensBySource: Record<string, number> };
-  const corpus = readJson<{ output: { train: Split; validation: Split } }>(o.corpus && join(o.corpus, 'stats.json'))?.output;
-  const metrics = o.pretrain && existsSync(join(o.pretrain, 'metrics.jsonl'))
-    ? readFileSync(join(o.pretrain, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { step: number; tokens?: number; val_loss?: number; loss: number })
-    : [];
+  const corpus = readJsonAs<{ output: { train: Split; validation: Split } }>(o.corpus && join(o.corpus, 'stats.json'))?.output;
+  const metrics = o.pretrain ? (readJsonl(join(o.pretrain, 'metrics.jsonl')) as { step: number; tokens?: number; val_loss?: number; loss: number }[]) : [];
   lines.push('## Training', '');
   const last = metrics.at(-1);
   const val = [...metrics].reverse().find((m) => m.val_loss !== undefined);
   if (last) lines.push(`- Pretraining: ${last.step.toLocaleString('en')} steps, ${fmt(last.tokens ?? 0)} tokens seen${val ? `; validation loss ${metrics.find((m) => m.val_loss !== undefined)!.val_loss!.toFixed(3)} → ${val.val_loss!.toFixed(3)}` : ''}.`);
   for (const name of o.stages ?? []) {
     const st = state?.stages.find((s) => s.name === name);
-    const sum = readJson<Record<string, unknown>>(join(o.run, name, 'summary.json'));
+    const sum = readJsonAs<Record<string, unknown>>(join(o.run, name, 'summary.json'));
     const seconds = st?.seconds !== undefined ? `, ${(st.seconds / 60).toFixed(1)} min` : '';
     lines.push(`- \`${name}\` (${st?.command ?? '?'}${seconds})${sum ? `: ${summarize(sum)}` : ''}`);
   }
@@ -100,7 +94,7 @@ function modelCard(o: PublishOptions, config: ModelConfig, weights: Record<strin
   }
   const evalTable = o.eval ? evaluationTable(o.eval) : undefined;
   if (evalTable) lines.push('## Evaluation', '', evalTable, '');
-  const align = readJson<Record<string, number | Record<string, number>>>(o.alignEval);
+  const align = readJsonAs<Record<string, number | Record<string, number>>>(o.alignEval);
   if (align) {
     const by = (k: string, l: string) => (align[k] as Record<string, number> | undefined)?.[l];
     lines.push('## Chat behaviour (`kolm align-eval`, held-out prompts, greedy)', '', '| ended the turn | answer language matches | refuses harmful (en / ko) | refuses benign | arithmetic | preference accuracy |', '|---|---|---|---|---|---|',
@@ -127,7 +121,7 @@ export function evaluationTable(dir: string): string | undefined {
   const models = readdirSync(dir).filter((d) => existsSync(join(dir, d, 'results.json'))).sort();
   if (!models.length) return undefined;
   type Results = { results: Record<string, Record<string, unknown>>; groups?: Record<string, Record<string, unknown>>; model_name?: string };
-  const results = models.map((m) => readJson<Results>(join(dir, m, 'results.json'))!);
+  const results = models.map((m) => readJsonAs<Results>(join(dir, m, 'results.json'))!);
   const rows = new Map<string, (number | undefined)[]>();
   results.forEach((r, i) => {
     for (const [task, metrics] of Object.entries({ ...r.results, ...(r.groups ?? {}) })) {

@@ -13,6 +13,7 @@ import type { EvalResults, TaskResult } from '../eval/evaluator.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 import type { PipelineState, StageState, StageStatus } from './runner.js';
+import { readJson, readJsonl } from './records.js';
 
 /** The run state the runner keeps in RUN/pipeline.json. */
 export type RunStageStatus = StageStatus;
@@ -55,35 +56,6 @@ const MAX_INLINE_SVG_BYTES = 2 * 1024 * 1024;
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The parseable object lines of a JSONL file (a run cut short may leave a partial last line). */
-function readJsonl(path: string): Json[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return [];
-  }
-  const out: Json[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const v = JSON.parse(line);
-      if (isObj(v)) out.push(v);
-    } catch {
-      /* skip */
-    }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Formatting

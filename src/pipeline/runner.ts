@@ -8,6 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomicSync } from '../util/atomic.js';
+import { formatSeconds } from '../util/progress.js';
 import { KolmError } from '../util/errors.js';
 import { fingerprint, sha256 } from './fingerprint.js';
 import { dependencies, interpolate, loadRecipe, recipeDir, type Recipe, type Value, type WatchSpec } from './recipe.js';
@@ -272,10 +273,4 @@ function readStageState(run: string, name: string): StageState | undefined {
 
 function writeStageState(run: string, st: StageState): void {
   writeFileAtomicSync(join(run, '.stages', `${st.name}.json`), JSON.stringify(st, null, 1) + '\n');
-}
-
-export function formatSeconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }

@@ -3,9 +3,10 @@
  * loss on held-out shards and a few quick tasks, one JSON line per checkpoint in `checkpoint-evals.jsonl`.
  * Checkpoints are written by rename, so a folder that exists is complete.
  */
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { validationLoss } from '../train/validate.js';
+import { readJsonl } from './records.js';
 
 export interface WatchOptions {
   /** The training run's folder (holds `checkpoints/step-NNNNNNN`). */
@@ -104,15 +105,7 @@ function listCheckpoints(dir: string): { step: number; name: string }[] {
 }
 
 export function readEvals(dir: string): CheckpointEval[] {
-  const path = join(dir, EVALS_FILE);
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as CheckpointEval];
-    } catch {
-      return [];
-    }
-  });
+  return readJsonl(join(dir, EVALS_FILE)) as unknown as CheckpointEval[];
 }
 
 function describe(r: CheckpointEval): string {
