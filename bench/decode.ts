@@ -24,7 +24,7 @@ import { saveModelFolder, type Weights } from '../src/model/folder.js';
 import { trainTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { TrainStep } from '../src/train/step.js';
 import { buildLmGraph, windowsToBatch } from '../src/train/lm.js';
-import { exportGguf } from '../src/formats/gguf-model.js';
+import { exportGguf } from '../src/interchange/gguf.js';
 import { loadModel, type LanguageModel } from '../src/infer/model.js';
 import { generateIds } from '../src/infer/generate.js';
 import { ort } from '../src/runtime/session.js';

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Graph } from '../src/graph/tensor.js';
 import { evaluate } from '../src/graph/interpreter.js';
 import { ndarray } from '../src/graph/ndarray.js';
-import { decoderForward } from '../src/model/decoder.js';
+import { sequenceAttention } from '../src/model/attention.js';
+import { decoder, weightsOf } from '../src/model/decoder.js';
 import { initParams } from '../src/model/params.js';
 import { paramSpecs } from '../src/model/params.js';
 import { ropeFrequencies, ropeTables } from '../src/model/rope.js';
@@ -45,13 +46,13 @@ test('DPO graph on a tiny model: summed completion log-probs computed independen
   const pairs = encodePairs(tok, records, 64);
   const T = Math.max(...[...pairs.chosen, ...pairs.rejected].map((s) => s.ids.length));
 
-  // Independent reference: each sequence alone through decoderForward (plain causal attention), log-softmax in JS.
+  // Independent reference: each sequence alone through the decoder (plain causal attention), log-softmax in JS.
   const sumLogp = (weights: typeof policy, s: { ids: readonly number[]; labels: readonly number[] }) => {
     const g = new Graph();
     const w = Object.fromEntries(paramSpecs(config).map((p) => [p.name, g.input(p.name, p.shape)]));
     const ids = g.input('ids', [1, s.ids.length], 'int64');
     const { cos, sin } = ropeTables(ropeFrequencies(config), [...s.ids.keys()]);
-    const { logits } = decoderForward(config, { inputIds: ids, weights: w, cos: g.constant(cos), sin: g.constant(sin) });
+    const { logits } = decoder(config, ids, { weight: weightsOf(w), attention: sequenceAttention(config, { cos: g.constant(cos), sin: g.constant(sin) }) });
     const [out] = evaluate([logits], { ...weights, ids: ndarray('int64', [1, s.ids.length], s.ids) });
     const V = config.vocab_size;
     let total = 0;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportGguf, importGguf, TOKEN_TYPE } from '../src/formats/gguf-model.js';
+import { exportGguf, importGguf, TOKEN_TYPE } from '../src/interchange/gguf.js';
 import { readGguf, writeGguf, permuteForGguf, type GgufValue, type GgufWriteTensor } from '../src/formats/gguf/index.js';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { initParams, paramSpecs } from '../src/model/params.js';

@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluate } from '../src/graph/interpreter.js';
 import { ndarray, rng, type NDArray } from '../src/graph/ndarray.js';
-import { buildTransformersJsGraph, pastName, presentName } from '../src/formats/onnx-model.js';
+import { buildTransformersJsGraph, pastName, presentName } from '../src/interchange/onnx.js';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { initParams } from '../src/model/params.js';
 import { Session, toNumbers } from '../src/runtime/session.js';
-import { createInferenceSessions } from '../src/infer/graphs.js';
+import { createInferenceSessions } from '../src/infer/sessions.js';
 import { sequenceLogits } from '../src/infer/generate.js';
 
 const tiny = (fields: Partial<ModelConfig> = {}) =>

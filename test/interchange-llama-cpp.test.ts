@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
-import { exportGguf } from '../src/formats/gguf-model.js';
+import { exportGguf } from '../src/interchange/gguf.js';
 import { initParams } from '../src/model/params.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { loadModel, type LanguageModel } from '../src/infer/model.js';

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
-import { exportOnnxFolder, ONNX_DIMS } from '../src/formats/onnx-model.js';
+import { exportOnnxFolder, ONNX_DIMS } from '../src/interchange/onnx.js';
 import { initParams } from '../src/model/params.js';
 import type { ModelConfig } from '../src/model/config.js';
 import { loadModel, type LanguageModel } from '../src/infer/model.js';

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { rng } from '../src/graph/ndarray.js';
 import { makeConfig } from '../src/model/config.js';
 import { initParams } from '../src/model/params.js';
-import { createInferenceSessions } from '../src/infer/graphs.js';
+import { createInferenceSessions } from '../src/infer/sessions.js';
 import { generateIds, type InferenceRuntime } from '../src/infer/generate.js';
-import { Scheduler, QueueFullError, BatchCache } from '../src/infer/scheduler.js';
+import { Scheduler, QueueFullError } from '../src/infer/scheduler.js';
+import { KvCache } from '../src/infer/kv-cache.js';
 
 const config = makeConfig({
   vocab_size: 97, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
@@ -86,7 +87,7 @@ test('cancellation frees the row at once; a full queue rejects; onToken and cons
 });
 
 test('batch cache: rows keep their own lengths through growth, removal and shrinking', () => {
-  const cache = new BatchCache(1, 1, 2, 4);
+  const cache = new KvCache(1, 1, 2, 4);
   const row = (len: number, base: number) => ({
     keys: [Float32Array.from({ length: len * 2 }, (_, i) => base + i)],
     values: [Float32Array.from({ length: len * 2 }, (_, i) => -(base + i))],
@@ -97,8 +98,8 @@ test('batch cache: rows keep their own lengths through growth, removal and shrin
   cache.addRow(row(2, 300));
   assert.equal(cache.slots, 16);
   cache.removeRow(0); // row 2 moves into row 0
-  const { key, value } = cache.tensors(0);
-  assert.deepEqual(key.dims, [2, 1, 2, 16]);
+  const { key, value } = cache.feeds(0);
+  assert.deepEqual(key.shape, [2, 1, 2, 16]);
   const k = key.data as Float32Array;
   const v = value.data as Float32Array;
   // Row 0 is the third prompt: slot i, dim j holds 300 + 2i + j.
@@ -108,5 +109,11 @@ test('batch cache: rows keep their own lengths through growth, removal and shrin
   cache.removeRow(1);
   cache.reserve(3); // every row fits a quarter of 16 slots: halve (but not to 4, where 3 would not fit a quarter)
   assert.equal(cache.slots, 8);
-  assert.deepEqual(Array.from((cache.tensors(0).key.data as Float32Array).subarray(0, 16)), [300, 302, 0, 0, 0, 0, 0, 0, 301, 303, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(cache.feeds(0).key.data.subarray(0, 16)), [300, 302, 0, 0, 0, 0, 0, 0, 301, 303, 0, 0, 0, 0, 0, 0]);
+  // A limit (the most slots the running generations can use) stops growth short of the next power of two.
+  cache.reserve(5, false, 6);
+  assert.equal(cache.slots, 6);
+  assert.deepEqual(Array.from(cache.feeds(0).key.data.subarray(0, 12)), [300, 302, 0, 0, 0, 0, 301, 303, 0, 0, 0, 0]);
+  cache.reserve(7, false, 6); // never below what is asked for
+  assert.equal(cache.slots, 7);
 });

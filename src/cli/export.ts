@@ -3,8 +3,8 @@
  * transformers.js loads.
  */
 import { parseArgs } from 'node:util';
-import { exportGguf, importGguf, GGUF_EXPORT_TYPES, type GgufExportType } from '../formats/gguf-model.js';
-import { exportOnnxFolder } from '../formats/onnx-model.js';
+import { exportGguf, importGguf, GGUF_EXPORT_TYPES, type GgufExportType } from '../interchange/gguf.js';
+import { exportOnnxFolder } from '../interchange/onnx.js';
 import { KolmError } from '../util/errors.js';
 
 export const EXPORT_USAGE = `usage:

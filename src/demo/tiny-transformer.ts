@@ -1,11 +1,12 @@
 /**
- * A small Llama-style decoder (pre-RMSNorm, RoPE, grouped-query attention, SwiGLU, tied embeddings) built from the
- * engine's composites: the demo's model and the engine tests' end-to-end subject.
+ * The demo's model: a small Llama-style decoder (pre-RMSNorm, RoPE, grouped-query attention, SwiGLU, tied
+ * embeddings) — the one decoder of model/decoder.ts at a size that trains in seconds; also the engine tests'
+ * end-to-end subject.
  */
-import { attention, crossEntropy, linear, rmsNorm, rotary, rotaryTables, swiglu } from '../graph/nn.js';
-import { randn, rng, ndarray, type NDArray } from '../graph/ndarray.js';
-import type { Graph, Tensor } from '../graph/tensor.js';
-import type { TrainableParam } from '../train/adamw.js';
+import { makeConfig, type ModelConfig } from '../model/config.js';
+import { initParams } from '../model/params.js';
+import type { NDArray } from '../graph/ndarray.js';
+import { buildLmGraph, type LmGraph } from '../train/lm.js';
 
 export interface TinyConfig {
   vocab: number;
@@ -15,75 +16,27 @@ export interface TinyConfig {
   ffn: number;
   layers: number;
   seq: number;
-  ropeTheta?: number;
 }
 
-export function tinyParamShapes(c: TinyConfig): Record<string, number[]> {
-  const hd = c.hidden / c.heads;
-  const shapes: Record<string, number[]> = { 'model.embed_tokens.weight': [c.vocab, c.hidden], 'model.norm.weight': [c.hidden] };
-  for (let l = 0; l < c.layers; l++) {
-    const p = `model.layers.${l}`;
-    Object.assign(shapes, {
-      [`${p}.input_layernorm.weight`]: [c.hidden],
-      [`${p}.self_attn.q_proj.weight`]: [c.heads * hd, c.hidden],
-      [`${p}.self_attn.k_proj.weight`]: [c.kvHeads * hd, c.hidden],
-      [`${p}.self_attn.v_proj.weight`]: [c.kvHeads * hd, c.hidden],
-      [`${p}.self_attn.o_proj.weight`]: [c.hidden, c.heads * hd],
-      [`${p}.post_attention_layernorm.weight`]: [c.hidden],
-      [`${p}.mlp.gate_proj.weight`]: [c.ffn, c.hidden],
-      [`${p}.mlp.up_proj.weight`]: [c.ffn, c.hidden],
-      [`${p}.mlp.down_proj.weight`]: [c.hidden, c.ffn],
-    });
-  }
-  return shapes;
+export function tinyModelConfig(c: TinyConfig): ModelConfig {
+  return makeConfig({
+    vocab_size: c.vocab,
+    hidden_size: c.hidden,
+    intermediate_size: c.ffn,
+    num_hidden_layers: c.layers,
+    num_attention_heads: c.heads,
+    num_key_value_heads: c.kvHeads,
+    max_position_embeddings: c.seq,
+    rms_norm_eps: 1e-6,
+  });
+}
+
+/** The causal-LM training graph for `batch` sequences of `c.seq` tokens. */
+export function buildTinyDecoder(c: TinyConfig, batch: number): LmGraph {
+  return buildLmGraph(tinyModelConfig(c), batch, c.seq);
 }
 
 /** Norm weights 1, matrices N(0, 0.02²), deterministic for a seed. */
 export function initTiny(c: TinyConfig, seed: number): Record<string, NDArray> {
-  const random = rng(seed);
-  const out: Record<string, NDArray> = {};
-  for (const [name, shape] of Object.entries(tinyParamShapes(c))) {
-    out[name] = name.endsWith('norm.weight') ? ndarray('float32', shape, new Array(shape[0]).fill(1)) : randn(shape, random, 0.02);
-  }
-  return out;
-}
-
-export interface TinyGraph {
-  tokens: Tensor;
-  targets: Tensor;
-  logits: Tensor;
-  loss: Tensor;
-  params: TrainableParam[];
-}
-
-export function buildTinyDecoder(graph: Graph, c: TinyConfig, batch: number): TinyGraph {
-  const hd = c.hidden / c.heads;
-  const T = c.seq;
-  const params: TrainableParam[] = [];
-  const w: Record<string, Tensor> = {};
-  for (const [name, shape] of Object.entries(tinyParamShapes(c))) {
-    w[name] = graph.input(name, shape);
-    params.push({ name, tensor: w[name]!, decay: !name.endsWith('norm.weight') && !name.includes('embed_tokens') });
-  }
-  const tokens = graph.input('input_ids', [batch, T], 'int64');
-  const targets = graph.input('labels', [batch, T], 'int64');
-  const { cos, sin } = rotaryTables([...Array(T).keys()], hd, c.ropeTheta ?? 10000);
-  const cosT = graph.constant(cos);
-  const sinT = graph.constant(sin);
-  const heads = (x: Tensor, n: number) => x.reshape([batch, T, n, hd]).transpose([0, 2, 1, 3]);
-
-  let x = w['model.embed_tokens.weight']!.gather(tokens);
-  for (let l = 0; l < c.layers; l++) {
-    const p = `model.layers.${l}`;
-    const h = rmsNorm(x, w[`${p}.input_layernorm.weight`]!);
-    const q = rotary(heads(linear(h, w[`${p}.self_attn.q_proj.weight`]!), c.heads), cosT, sinT);
-    const k = rotary(heads(linear(h, w[`${p}.self_attn.k_proj.weight`]!), c.kvHeads), cosT, sinT);
-    const v = heads(linear(h, w[`${p}.self_attn.v_proj.weight`]!), c.kvHeads);
-    const o = attention(q, k, v, { causal: true }).transpose([0, 2, 1, 3]).reshape([batch, T, c.heads * hd]);
-    x = x.add(linear(o, w[`${p}.self_attn.o_proj.weight`]!));
-    const m = rmsNorm(x, w[`${p}.post_attention_layernorm.weight`]!);
-    x = x.add(swiglu(m, w[`${p}.mlp.gate_proj.weight`]!, w[`${p}.mlp.up_proj.weight`]!, w[`${p}.mlp.down_proj.weight`]!));
-  }
-  const logits = linear(rmsNorm(x, w['model.norm.weight']!), w['model.embed_tokens.weight']!);
-  return { tokens, targets, logits, loss: crossEntropy(logits, targets), params };
+  return initParams(tinyModelConfig(c), seed);
 }

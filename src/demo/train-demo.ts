@@ -1,4 +1,3 @@
-import { Graph } from '../graph/tensor.js';
 import { rng } from '../graph/ndarray.js';
 import { TrainStep } from '../train/step.js';
 import { buildTinyDecoder, initTiny, type TinyConfig } from './tiny-transformer.js';
@@ -21,9 +20,8 @@ export async function trainDemo(options: DemoOptions = {}): Promise<number[]> {
   const { steps = 50, batch = 32, length = DEMO_CONFIG.seq / 2, seed = 0, lr = 1e-2 } = options;
   const config = { ...DEMO_CONFIG, seq: 2 * length };
   const build = () => {
-    const graph = new Graph('demo');
-    const model = buildTinyDecoder(graph, config, batch);
-    return { graph, loss: model.loss, params: model.params };
+    const model = buildTinyDecoder(config, batch);
+    return { graph: model.graph, loss: model.loss, params: model.params };
   };
   const trainer = await TrainStep.create(
     { build, optimizer: { weightDecay: 0.0 }, session: { threads: options.threads } },

@@ -3,7 +3,7 @@ import { generateIds } from '../infer/generate.js';
 import { loadModel, type LanguageModel } from '../infer/model.js';
 import { TextStream } from '../infer/text-stream.js';
 import { parameterCount } from '../model/params.js';
-import type { SessionConfig } from '../infer/graphs.js';
+import type { SessionConfig } from '../infer/sessions.js';
 import { encodeRequest, rollingWindows, truncateForGeneration, type Backend, type GenerationRequest, type LoglikelihoodRequest, type LoglikelihoodResult, type Progress } from './backend.js';
 import { scoreTokens, type ScoreOptions } from './loglik.js';
 

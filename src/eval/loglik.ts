@@ -10,15 +10,14 @@
  * budgets.
  */
 import type { LanguageModel } from '../infer/model.js';
-import { Graph, type Tensor } from '../graph/tensor.js';
+import type { Tensor } from '../graph/tensor.js';
 import type { NDArray } from '../graph/ndarray.js';
-import { linear } from '../graph/nn.js';
-import { multipliers, type ModelConfig } from '../model/config.js';
-import { decoderForward } from '../model/decoder.js';
+import type { ModelConfig } from '../model/config.js';
+import { lmHead, weightsOf } from '../model/decoder.js';
+import { sequenceFeeds } from '../model/feeds.js';
 import { loadModelFolder } from '../model/folder.js';
-import { paramSpecs } from '../model/params.js';
-import { ropeFrequencies, ropeTables } from '../model/rope.js';
-import { Session, ort } from '../runtime/session.js';
+import { declarePrefill } from '../model/graphs.js';
+import { Session } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
 
 export interface TokenRequest {
@@ -43,25 +42,13 @@ export interface ScoreOptions {
   progress?: (done: number) => void;
 }
 
-const MASKED = -1e9;
-
 /** The scoring graph: decoder → hidden states at the requested positions → LM head → target log-probs and maxima. */
 function scoringGraph(c: ModelConfig): Record<string, Tensor> {
-  const g = new Graph('score_positions');
-  const weights: Record<string, Tensor> = {};
-  for (const s of paramSpecs(c)) weights[s.name] = g.input(s.name, s.shape);
-  const inputIds = g.input('input_ids', ['batch', 'seq'], 'int64');
-  const cos = g.input('cos', ['batch', 1, 'seq', c.head_dim]);
-  const sin = g.input('sin', ['batch', 1, 'seq', c.head_dim]);
-  const mask = g.input('mask', ['batch', 1, 'seq', 'seq']);
+  const { graph: g, weights, out } = declarePrefill(c, { name: 'score_positions' });
   // Positions to score, repeated across the hidden size (gatherElements indexes element-wise).
   const positions = g.input('positions', ['batch', 'tail', c.hidden_size], 'int64');
   const targets = g.input('targets', ['batch', 'tail', 1], 'int64');
-  const { hidden } = decoderForward(c, { inputIds, weights, cos, sin, mask });
-  let logits = linear(hidden.gatherElements(positions, 1), weights[c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']!);
-  const m = multipliers(c);
-  if (m.logits !== 1) logits = logits.mul(m.logits);
-  const lp = logits.logSoftmax(-1);
+  const lp = lmHead(c, weightsOf(weights), out.hidden.gatherElements(positions, 1)).logSoftmax(-1);
   return { target_logprob: lp.gatherElements(targets, 2), max_logprob: lp.amax(-1, true) };
 }
 
@@ -111,34 +98,24 @@ export async function scoreTokens(model: LanguageModel, requests: readonly Token
   const sameLengthOnly = c.rope_scaling?.rope_type === 'dynamic';
   const out: TokenScore[] = new Array(requests.length);
   const session = await scoringSession(model, opts.threads);
-  const H = c.num_attention_heads;
-  const d = c.head_dim;
   let done = 0;
   for (let i = 0; i < sorted.length; ) {
     const T = sorted[i]!.input.length;
     let B = 1;
     while (
       i + B < sorted.length && B < maxBatch &&
-      (B + 1) * T <= maxTokens && (B + 1) * H * T * T <= maxAttention &&
+      (B + 1) * T <= maxTokens && (B + 1) * c.num_attention_heads * T * T <= maxAttention &&
       (!sameLengthOnly || sorted[i + B]!.input.length === T)
     ) B++;
     const batch = sorted.slice(i, i + B);
     i += B;
     // The scored positions of a row: each member's continuation occupies the row's last positions.
     const K = Math.max(...batch.map((r) => Math.max(...r.members.map((m) => m.targets.length)) * r.members.length));
-    const ids = new BigInt64Array(B * T);
-    const mask = new Float32Array(B * T * T).fill(MASKED);
     const positions = new BigInt64Array(B * K * c.hidden_size);
     const targets = new BigInt64Array(B * K);
     const slots: { b: number; k: number; member: Row['members'][number]; j: number }[] = [];
     batch.forEach((row, b) => {
       const L = row.input.length;
-      row.input.forEach((id, t) => (ids[b * T + t] = BigInt(id)));
-      for (let q = 0; q < T; q++) {
-        const base = (b * T + q) * T;
-        for (let k = 0; k <= q && k < L; k++) mask[base + k] = 0;
-        if (q >= L) mask[base + q] = 0;
-      }
       let k = 0;
       for (const m of row.members) {
         const n = m.targets.length;
@@ -150,20 +127,10 @@ export async function scoreTokens(model: LanguageModel, requests: readonly Token
         }
       }
     });
-    const { cos, sin } = ropeTables(ropeFrequencies(c, T), [...Array(T).keys()]);
-    const tile = (src: ArrayLike<number>) => {
-      const one = Float32Array.from(src);
-      const all = new Float32Array(B * T * d);
-      for (let b = 0; b < B; b++) all.set(one, b * T * d);
-      return new ort.Tensor('float32', all, [B, 1, T, d]);
-    };
     const result = await session.run({
-      input_ids: new ort.Tensor('int64', ids, [B, T]),
-      mask: new ort.Tensor('float32', mask, [B, 1, T, T]),
-      cos: tile(cos.data),
-      sin: tile(sin.data),
-      positions: new ort.Tensor('int64', positions, [B, K, c.hidden_size]),
-      targets: new ort.Tensor('int64', targets, [B, K, 1]),
+      ...sequenceFeeds(c, batch.map((row) => [{ ids: row.input, at: 0 }]), T),
+      positions: { dtype: 'int64', shape: [B, K, c.hidden_size], data: positions },
+      targets: { dtype: 'int64', shape: [B, K, 1], data: targets },
     });
     const lp = result['target_logprob']!.data as Float32Array;
     const mx = result['max_logprob']!.data as Float32Array;

@@ -1,4 +1,4 @@
-/** Model file formats: safetensors (HF folders) and GGUF (llama.cpp). */
+/** File formats below the model: safetensors (HF folders) and GGUF (llama.cpp) readers and writers. */
 export {
   readSafetensors,
   readSafetensorsHeader,
@@ -11,15 +11,3 @@ export {
 } from './safetensors.js';
 export * from './gguf/index.js';
 export { f32ToF16Bits, f16BitsToF32 } from './half.js';
-export {
-  exportGguf,
-  importGguf,
-  assertLlamaExpressible,
-  GGUF_EXPORT_TYPES,
-  GGUF_PRE_TOKENIZER,
-  type GgufExportType,
-  type GgufExportOptions,
-  type GgufExportSummary,
-  type GgufImportSummary,
-} from './gguf-model.js';
-export { exportOnnxFolder, exportTransformersJsOnnx, buildTransformersJsGraph, type OnnxExportFolderOptions, type OnnxExportSummary } from './onnx-model.js';

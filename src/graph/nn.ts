@@ -1,49 +1,21 @@
 /**
  * Composite ops used by the model, written in the primitive op set so they differentiate, interpret and export
- * for free: RMSNorm, rotary embeddings (HF Llama's rotate-half convention), causal grouped-query attention,
- * SwiGLU, and masked cross-entropy.
+ * for free: RMSNorm, rotary embeddings (HF Llama's rotate-half convention), causal grouped-query attention, the
+ * cached single-token attention of decode steps, and masked cross-entropy.
  */
 import { ndarray, type NDArray } from './ndarray.js';
 import { GraphError, type Tensor } from './tensor.js';
 import { formatShape } from './shape.js';
 import { concatDynamic, sliceDynamic } from './ops/dynamic.js';
 
+/** Added to the scores of hidden keys (additive masks): exp(-1e9 - max) is exactly 0 in float32. */
+export const MASKED = -1e9;
+
 /** x / sqrt(mean(x², last axis) + eps) * weight. */
 export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   // Written as ORT's SimplifiedLayerNormFusion expects (Pow → ReduceMean → Add → Sqrt → Div → Mul), so inference
   // graphs run it as one fused kernel; training graphs keep the primitives their gradients need.
   return x.div(x.pow(2).mean(-1, true).add(eps).sqrt()).mul(weight);
-}
-
-/** y = x Wᵀ for an HF-layout weight W of shape [out, in]. */
-export function linear(x: Tensor, weight: Tensor): Tensor {
-  return x.matmul(weight, { transB: true });
-}
-
-/** Llama MLP: down(silu(gate(x)) * up(x)). */
-export function swiglu(x: Tensor, gate: Tensor, up: Tensor, down: Tensor): Tensor {
-  return linear(linear(x, gate).silu().mul(linear(x, up)), down);
-}
-
-/**
- * cos/sin tables for rotary embeddings at the given positions, as HF Llama builds them:
- * inv_freq[i] = theta^(-2i/d), freqs = pos ⊗ inv_freq, emb = cat(freqs, freqs).
- */
-export function rotaryTables(positions: readonly number[], headDim: number, theta = 10000): { cos: NDArray; sin: NDArray } {
-  if (headDim % 2 !== 0) throw new GraphError(`rotaryTables: head_dim must be even, got ${headDim}`);
-  const half = headDim / 2;
-  const cos = ndarray('float32', [positions.length, headDim]);
-  const sin = ndarray('float32', [positions.length, headDim]);
-  positions.forEach((p, t) => {
-    for (let i = 0; i < half; i++) {
-      const angle = p * Math.pow(theta, (-2 * i) / headDim);
-      for (const j of [i, i + half]) {
-        cos.data[t * headDim + j] = Math.cos(angle);
-        sin.data[t * headDim + j] = Math.sin(angle);
-      }
-    }
-  });
-  return { cos, sin };
 }
 
 /** Rotate pairs (x[i], x[i + d/2]) of the last axis: x·cos + rotate_half(x)·sin, rotate_half(x) = cat(-x₂, x₁). */
@@ -60,7 +32,7 @@ export function rotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 export function causalMask(queries: number, keys: number): NDArray {
   const m = ndarray('float32', [queries, keys]);
   const offset = keys - queries;
-  for (let t = 0; t < queries; t++) for (let s = t + offset + 1; s < keys; s++) m.data[t * keys + s] = -1e9;
+  for (let t = 0; t < queries; t++) for (let s = t + offset + 1; s < keys; s++) m.data[t * keys + s] = MASKED;
   return m;
 }
 
@@ -116,44 +88,6 @@ export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = -100
   const picked = logits.logSoftmax(-1).gatherElements(safeTargets.unsqueeze(-1), -1).reshape(targets.shape);
   const valid = g.where(ignored, 0, 1);
   return picked.mul(valid).sum().neg().div(valid.sum().maximum(1));
-}
-
-/**
- * Attention of new queries over cached keys/values plus the new tokens' own, without concatenating the cache:
- * the softmax is assembled from the two score blocks (shared max, summed denominators), so a decode step reads the
- * cache in place. The cache tensors are used exactly as fed — never reshaped — because reshaping a graph input
- * makes ORT copy it; queries are grouped as [B, Hkv, G·T, D] instead, which needs a static T.
- * Cached keys come transposed, [B, Hkv, D, C], so q·Kᵀ is a plain matmul over the cache as stored (a [B, Hkv, C, D]
- * cache would make ORT transpose — copy — it every step).
- * q: [B, Hq, T, D]; past: keyT [B, Hkv, D, C] and value [B, Hkv, C, D]; new: [B, Hkv, T, D]; masks are additive,
- * maskPast [B, 1, T, C] and maskNew [B, 1, T, T].
- */
-export function cachedAttention(
-  q: Tensor,
-  past: { keyT: Tensor; value: Tensor },
-  fresh: { key: Tensor; value: Tensor },
-  maskPast: Tensor,
-  maskNew: Tensor,
-  scale: number,
-): Tensor {
-  const [b, hq, t, d] = q.shape;
-  const hkv = fresh.key.shape[1];
-  if (typeof hq !== 'number' || typeof hkv !== 'number' || hq % hkv !== 0 || typeof d !== 'number' || typeof t !== 'number') {
-    throw new GraphError(`cachedAttention: static head counts (${hq} a multiple of ${hkv}), head_dim and query length needed`);
-  }
-  const g = hq / hkv;
-  const qg = q.mul(scale).reshape([b!, hkv, g * t, d]);
-  // Scores [B, Hkv, G·T, S] viewed as [B, Hkv, G, T, S] to add the per-query mask.
-  const scores = (s: Tensor, mask: Tensor) => s.reshape([b!, hkv, g, t, s.shape[3]!]).add(mask.unsqueeze(2));
-  const sPast = scores(qg.matmul(past.keyT), maskPast);
-  const sNew = scores(qg.matmul(fresh.key, { transB: true }), maskNew);
-  const max = sPast.amax(-1, true).maximum(sNew.amax(-1, true));
-  const ePast = sPast.sub(max).exp();
-  const eNew = sNew.sub(max).exp();
-  const denominator = ePast.sum(-1, true).add(eNew.sum(-1, true)).reshape([b!, hkv, g * t, 1]);
-  const flat = (e: Tensor) => e.reshape([b!, hkv, g * t, e.shape[4]!]);
-  const out = flat(ePast).matmul(past.value).add(flat(eNew).matmul(fresh.value)).div(denominator);
-  return out.reshape([b!, hq, t, d]);
 }
 
 /**

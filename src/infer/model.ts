@@ -9,7 +9,7 @@ import { loadModelFolder } from '../model/folder.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ChatMessage } from '../tokenizer/chat-template.js';
 import { KolmError } from '../util/errors.js';
-import { createInferenceSessions, type SessionConfig } from './graphs.js';
+import { createInferenceSessions, type SessionConfig } from './sessions.js';
 import { generateIds, sequenceLogits, type FinishReason, type GenerateOptions, type InferenceRuntime } from './generate.js';
 import { TextStream } from './text-stream.js';
 

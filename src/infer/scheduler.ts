@@ -8,14 +8,27 @@
  * logit constraints (grammar masks, biases) and callbacks are the caller's; results equal one-by-one `generateIds`.
  */
 import type { ModelConfig } from '../model/config.js';
-import { ropeFrequencies, ropeTables, type RopeFrequencies } from '../model/rope.js';
-import { ort } from '../runtime/session.js';
+import { decodeFeeds, leftPaddedFeeds } from '../model/feeds.js';
+import { pastKey, pastValue, presentKey, presentValue } from '../model/graphs.js';
+import { RotaryRows } from '../model/rope.js';
+import type { InferenceSessions } from './sessions.js';
 import { KolmError } from '../util/errors.js';
-import { pastKey, pastValue, presentKey, presentValue } from './graphs.js';
-import type { FinishReason, Generation, InferenceRuntime } from './generate.js';
+import { KvCache } from './kv-cache.js';
 import { Sampler, type SamplingOptions } from './sampler.js';
 
-const MASKED = -1e9;
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface Generation {
+  ids: number[];
+  finishReason: FinishReason;
+  promptTokens: number;
+}
+
+/** A model to generate with: its config and inference sessions (a loaded model, or a policy still training). */
+export interface InferenceRuntime {
+  config: ModelConfig;
+  sessions: InferenceSessions;
+}
 
 export interface ScheduledRequest extends SamplingOptions {
   prompt: readonly number[];
@@ -80,6 +93,8 @@ interface Row {
   /** Cache slots filled (positions 0..length-1). */
   length: number;
   finish: FinishReason | undefined;
+  /** Wakes the loop when the request's signal aborts; removed when the request settles. */
+  onAbort: (() => void) | undefined;
   resolve: (g: Generation) => void;
   reject: (err: unknown) => void;
 }
@@ -88,12 +103,12 @@ export class Scheduler {
   private readonly config: ModelConfig;
   private readonly pending: Row[] = [];
   private readonly active: Row[] = [];
-  private readonly cache: BatchCache;
+  private readonly cache: KvCache;
   private readonly maxBatch: number;
   private readonly maxQueue: number;
   private readonly maxPrefillTokens: number;
   private readonly vocabLimit: number;
-  private readonly rope: RopeTable;
+  private readonly rope: RotaryRows;
   private looping = false;
   private closed = false;
   private scratch = new Float32Array(0);
@@ -109,8 +124,8 @@ export class Scheduler {
     this.maxPrefillTokens = Math.max(1, opts.maxPrefillTokens ?? 4096);
     this.vocabLimit = Math.min(opts.vocabLimit ?? rt.config.vocab_size, rt.config.vocab_size);
     const c = this.config;
-    this.cache = new BatchCache(c.num_hidden_layers, c.num_key_value_heads, c.head_dim);
-    this.rope = new RopeTable(c);
+    this.cache = new KvCache(c.num_hidden_layers, c.num_key_value_heads, c.head_dim);
+    this.rope = new RotaryRows(c);
   }
 
   /** Sequences in the running batch. */
@@ -131,10 +146,10 @@ export class Scheduler {
    * Queue a request. Rejects at once for an invalid prompt (empty, ids outside the vocabulary, longer than the
    * context) and with `QueueFullError` when the queue is full; otherwise resolves when the sequence ends.
    */
-  submit(req: ScheduledRequest): Promise<Generation> {
+  submit(req: ScheduledRequest, label = 'the prompt'): Promise<Generation> {
     return new Promise<Generation>((resolve, reject) => {
       if (this.closed) throw new KolmError('the scheduler is closed');
-      const prompt = this.checkPrompt(req);
+      const prompt = checkPrompt(this.config, req, label);
       const limit = this.config.max_position_embeddings;
       if (this.pending.length >= this.maxQueue && this.active.length + this.pending.length >= this.maxBatch) {
         throw new QueueFullError(`the queue is full (${this.pending.length} requests waiting, ${this.active.length} running)`);
@@ -149,14 +164,21 @@ export class Scheduler {
         stopIds: new Set(req.stopTokenIds ?? []),
         length: 0,
         finish: undefined,
+        onAbort: undefined,
         resolve,
-        reject,
+        reject: (err) => {
+          this.release(row);
+          reject(err);
+        },
       };
       if (req.signal?.aborted || row.maxNew === 0) {
         this.settle(row, req.signal?.aborted ? 'abort' : 'length');
         return;
       }
-      req.signal?.addEventListener('abort', () => this.wake(), { once: true });
+      if (req.signal) {
+        row.onAbort = () => this.wake();
+        req.signal.addEventListener('abort', row.onAbort, { once: true });
+      }
       this.pending.push(row);
       this.wake();
     });
@@ -170,21 +192,11 @@ export class Scheduler {
     while (this.looping) await new Promise((r) => setImmediate(r));
   }
 
-  private checkPrompt(req: ScheduledRequest): number[] {
-    const c = this.config;
-    const p = req.prompt;
-    const limit = c.max_position_embeddings;
-    if (p.length === 0) throw new KolmError('the prompt is empty');
-    for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= c.vocab_size) throw new KolmError(`token id ${id} is outside the vocabulary (0..${c.vocab_size - 1})`);
-    if (p.length < limit) return [...p];
-    if (req.truncate === 'left') return p.slice(p.length - (limit - 1));
-    throw new KolmError(`the prompt has ${p.length} tokens; the model's context is ${limit} (max_position_embeddings), leaving no room to generate`);
-  }
-
+  /** Start the loop after the current task's submissions, so requests queued together are admitted together. */
   private wake(): void {
     if (this.looping) return;
     this.looping = true;
-    void this.loop();
+    queueMicrotask(() => void this.loop());
   }
 
   private async loop(): Promise<void> {
@@ -245,7 +257,14 @@ export class Scheduler {
     if (at < this.active.length) this.active[at] = last;
   }
 
+  /** A settled request's signal no longer needs to wake the loop (signals may be shared by many requests). */
+  private release(row: Row): void {
+    if (row.onAbort) row.req.signal?.removeEventListener('abort', row.onAbort);
+    row.onAbort = undefined;
+  }
+
   private settle(row: Row, finish: FinishReason): void {
+    this.release(row);
     row.finish = finish;
     if (finish === 'abort') this.stats.cancelled++;
     else this.stats.completed++;
@@ -277,24 +296,8 @@ export class Scheduler {
 
   private async prefill(group: Row[]): Promise<void> {
     const c = this.config;
-    const B = group.length;
-    const T = Math.max(...group.map((r) => r.prompt.length));
-    const pad = group.map((r) => T - r.prompt.length);
-    const ids = new BigInt64Array(B * T);
-    const mask = new Float32Array(B * T * T).fill(MASKED);
-    group.forEach((r, b) => {
-      r.prompt.forEach((id, i) => (ids[b * T + pad[b]! + i] = BigInt(id)));
-      for (let i = 0; i < T; i++) for (let j = pad[b]!; j <= i; j++) mask[(b * T + i) * T + j] = 0;
-    });
-    const positions = group.flatMap((_, b) => Array.from({ length: T }, (_, t) => Math.max(0, t - pad[b]!)));
-    const { cos, sin } = ropeTables(ropeFrequencies(c, T), positions);
-    const dims = [B, 1, T, c.head_dim];
-    const result = await this.rt.sessions.prefill.run({
-      input_ids: new ort.Tensor('int64', ids, [B, T]),
-      mask: new ort.Tensor('float32', mask, [B, 1, T, T]),
-      cos: new ort.Tensor('float32', Float32Array.from(cos.data), dims),
-      sin: new ort.Tensor('float32', Float32Array.from(sin.data), dims),
-    });
+    const { T, pad, ...feeds } = leftPaddedFeeds(c, group.map((r) => r.prompt));
+    const result = await this.rt.sessions.prefill.run(feeds);
     this.stats.prefillRuns++;
     this.stats.prefillTokens += group.reduce((s, r) => s + r.prompt.length, 0);
     const logits = result['logits']!.data as Float32Array;
@@ -310,7 +313,7 @@ export class Scheduler {
         this.settle(row, row.finish);
         return;
       }
-      this.cache.addRow({ keys, values, batch: b, steps: T, from: pad[b]!, length: row.prompt.length });
+      this.cache.addRow({ keys, values, batch: b, steps: T, from: pad[b]!, length: row.prompt.length }, Math.max(this.slotLimit(row), ...this.active.map((r) => this.slotLimit(r))));
       row.length = row.prompt.length;
       this.active.push(row);
     });
@@ -321,26 +324,12 @@ export class Scheduler {
     const c = this.config;
     const rows = this.active;
     const B = rows.length;
-    this.cache.reserve(Math.max(...rows.map((r) => r.length)) + 1);
-    const C = this.cache.slots;
-    const mask = new Float32Array(B * (C + 1)).fill(MASKED); // the cache slots, then the new token
-    const input = new BigInt64Array(B);
-    const d = c.head_dim;
-    const cos = new Float32Array(B * d);
-    const sin = new Float32Array(B * d);
-    rows.forEach((row, b) => {
-      mask.fill(0, b * (C + 1), b * (C + 1) + row.length).fill(0, b * (C + 1) + C, (b + 1) * (C + 1));
-      input[b] = BigInt(row.history.at(-1)!);
-      this.rope.write(row.length, cos, sin, b * d);
-    });
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', input, [B, 1]),
-      mask: new ort.Tensor('float32', mask, [B, 1, 1, C + 1]),
-      cos: new ort.Tensor('float32', cos, [B, 1, 1, d]),
-      sin: new ort.Tensor('float32', sin, [B, 1, 1, d]),
+    this.cache.reserve(Math.max(...rows.map((r) => r.length)) + 1, false, Math.max(...rows.map((r) => this.slotLimit(r))));
+    const feeds: Record<string, { dtype: 'float32' | 'int64'; shape: number[]; data: Float32Array | BigInt64Array }> = {
+      ...decodeFeeds(c, this.rope, rows.map((r) => r.history.at(-1)!), rows.map((r) => r.length), this.cache.slots),
     };
     for (let l = 0; l < c.num_hidden_layers; l++) {
-      const kv = this.cache.tensors(l, B);
+      const kv = this.cache.feeds(l, B);
       feeds[pastKey(l)] = kv.key;
       feeds[pastValue(l)] = kv.value;
     }
@@ -360,6 +349,11 @@ export class Scheduler {
       if (row.finish || row.req.signal?.aborted) return;
       this.advance(row, logits.subarray(b * c.vocab_size, (b + 1) * c.vocab_size));
     });
+  }
+
+  /** The most cache slots a row can use: its prompt and every generated token but the last. */
+  private slotLimit(row: Row): number {
+    return row.prompt.length + row.maxNew - 1;
   }
 
   /**
@@ -390,187 +384,13 @@ export class Scheduler {
   }
 }
 
-/** cos/sin rows per position, computed once (or per step for dynamic NTK scaling, whose frequencies move). */
-class RopeTable {
-  private readonly dynamic: boolean;
-  private table: { cos: Float32Array; sin: Float32Array } | undefined;
-  private freq: RopeFrequencies | undefined;
-
-  constructor(private readonly c: ModelConfig) {
-    this.dynamic = c.rope_scaling?.rope_type === 'dynamic';
-  }
-
-  write(position: number, cos: Float32Array, sin: Float32Array, at: number): void {
-    const d = this.c.head_dim;
-    if (this.dynamic) {
-      // As one-by-one generation does: frequencies for the sequence length including the new token.
-      const t = ropeTables(ropeFrequencies(this.c, position + 1), [position]);
-      cos.set(t.cos.data, at);
-      sin.set(t.sin.data, at);
-      return;
-    }
-    if (!this.table) {
-      this.freq ??= ropeFrequencies(this.c, 1);
-      const n = this.c.max_position_embeddings;
-      const t = ropeTables(this.freq, Array.from({ length: n }, (_, i) => i));
-      this.table = { cos: Float32Array.from(t.cos.data), sin: Float32Array.from(t.sin.data) };
-    }
-    cos.set(this.table.cos.subarray(position * d, (position + 1) * d), at);
-    sin.set(this.table.sin.subarray(position * d, (position + 1) * d), at);
-  }
-}
-
-/**
- * Keys and values of the running batch, one row per sequence, each row with its own length: values
- * [rows, Hkv, slots, D] and keys transposed [rows, Hkv, D, slots], as the decode graph reads them. Row and slot
- * capacities double when needed (slots halve again when every row is short), and a decode step feeds views of the
- * first `rows` rows without copying.
- */
-export class BatchCache {
-  private keys: Float32Array[] = [];
-  private values: Float32Array[] = [];
-  private rowCapacity = 0;
-  private slotCapacity = 0;
-  private rows = 0;
-  private readonly lengths: number[] = [];
-
-  constructor(
-    readonly layers: number,
-    readonly heads: number,
-    readonly headDim: number,
-    private readonly minSlots = 64,
-  ) {}
-
-  get slots(): number {
-    return this.slotCapacity;
-  }
-
-  get size(): number {
-    return this.rows;
-  }
-
-  /** Make room for `slots` positions in every row (and one more row when `extraRow`). */
-  reserve(slots: number, extraRow = false): void {
-    const rowsNeeded = this.rows + (extraRow ? 1 : 0);
-    let rowCap = Math.max(1, this.rowCapacity);
-    while (rowCap < rowsNeeded) rowCap *= 2;
-    let slotCap = Math.max(this.minSlots, this.slotCapacity);
-    while (slotCap < slots) slotCap *= 2;
-    // Shrink when every row fits in a quarter: attention reads all slots, so idle capacity costs time each step.
-    const longest = Math.max(slots, ...this.lengths);
-    while (slotCap > this.minSlots && longest <= slotCap / 4) slotCap /= 2;
-    if (rowCap === this.rowCapacity && slotCap === this.slotCapacity) return;
-    this.relayout(rowCap, slotCap);
-  }
-
-  private relayout(rowCap: number, slotCap: number): void {
-    const { heads: h, headDim: d } = this;
-    const oldSlots = this.slotCapacity;
-    const keep = Math.min(oldSlots, slotCap);
-    const nextKeys: Float32Array[] = [];
-    const nextValues: Float32Array[] = [];
-    for (let l = 0; l < this.layers; l++) {
-      const k = new Float32Array(rowCap * h * d * slotCap);
-      const v = new Float32Array(rowCap * h * slotCap * d);
-      const oldK = this.keys[l];
-      const oldV = this.values[l];
-      if (oldK && oldV) {
-        for (let r = 0; r < this.rows; r++) {
-          const n = Math.min(this.lengths[r]!, keep);
-          for (let hd = 0; hd < h * d; hd++) {
-            const row = r * h * d + hd; // (row, head, dim) line of slots
-            k.set(oldK.subarray(row * oldSlots, row * oldSlots + n), row * slotCap);
-          }
-          for (let hh = 0; hh < h; hh++) {
-            const line = r * h + hh;
-            v.set(oldV.subarray(line * oldSlots * d, (line * oldSlots + n) * d), line * slotCap * d);
-          }
-        }
-      }
-      nextKeys.push(k);
-      nextValues.push(v);
-    }
-    this.keys = nextKeys;
-    this.values = nextValues;
-    this.rowCapacity = rowCap;
-    this.slotCapacity = slotCap;
-  }
-
-  /**
-   * Add a row from prefill outputs shaped [B, Hkv, T, D]: row `batch`, positions `from`..`from + length - 1`
-   * (after its left padding) become slots 0..length-1.
-   */
-  addRow(src: { keys: Float32Array[]; values: Float32Array[]; batch: number; steps: number; from: number; length: number }): number {
-    this.reserve(src.length + 1, true);
-    const { heads: h, headDim: d, slotCapacity: C } = this;
-    const r = this.rows;
-    const T = src.steps;
-    for (let l = 0; l < this.layers; l++) {
-      const k = this.keys[l]!;
-      const v = this.values[l]!;
-      const fk = src.keys[l]!;
-      const fv = src.values[l]!;
-      for (let hh = 0; hh < h; hh++) {
-        const srcLine = (src.batch * h + hh) * T;
-        const dstLine = r * h + hh;
-        v.set(fv.subarray((srcLine + src.from) * d, (srcLine + src.from + src.length) * d), dstLine * C * d);
-        for (let i = 0; i < src.length; i++) {
-          const at = (srcLine + src.from + i) * d;
-          for (let j = 0; j < d; j++) k[(dstLine * d + j) * C + i] = fk[at + j]!;
-        }
-      }
-    }
-    this.lengths[r] = src.length;
-    this.rows++;
-    return r;
-  }
-
-  /** Remove row `at`; the last row moves into its place (the caller mirrors the move). */
-  removeRow(at: number): void {
-    const last = this.rows - 1;
-    if (at < 0 || at > last) throw new RangeError(`row ${at} of ${this.rows}`);
-    if (at !== last) {
-      const n = this.lengths[last]!;
-      const { heads: h, headDim: d, slotCapacity: C } = this;
-      for (let l = 0; l < this.layers; l++) {
-        const k = this.keys[l]!;
-        const v = this.values[l]!;
-        for (let hd = 0; hd < h * d; hd++) k.copyWithin((at * h * d + hd) * C, (last * h * d + hd) * C, (last * h * d + hd) * C + n);
-        for (let hh = 0; hh < h; hh++) v.copyWithin((at * h + hh) * C * d, (last * h + hh) * C * d, ((last * h + hh) * C + n) * d);
-      }
-      this.lengths[at] = n;
-    }
-    this.lengths.pop();
-    this.rows--;
-  }
-
-  /** Write one decode step's new keys/values [B, Hkv, 1, D] at each row's next slot. */
-  appendStep(keys: Float32Array[], values: Float32Array[], at: readonly number[], B: number): void {
-    const { heads: h, headDim: d, slotCapacity: C } = this;
-    for (let l = 0; l < this.layers; l++) {
-      const k = this.keys[l]!;
-      const v = this.values[l]!;
-      const fk = keys[l]!;
-      const fv = values[l]!;
-      for (let b = 0; b < B; b++) {
-        const slot = at[b]!;
-        for (let hh = 0; hh < h; hh++) {
-          const line = b * h + hh;
-          v.set(fv.subarray(line * d, (line + 1) * d), (line * C + slot) * d);
-          for (let j = 0; j < d; j++) k[(line * d + j) * C + slot] = fk[line * d + j]!;
-        }
-      }
-    }
-    for (let b = 0; b < B; b++) this.lengths[b] = at[b]! + 1;
-  }
-
-  /** Views of the first `rows` rows as ORT tensors: keys [rows, Hkv, D, slots], values [rows, Hkv, slots, D]. */
-  tensors(layer: number, rows = this.rows): { key: ort.Tensor; value: ort.Tensor } {
-    const { heads: h, headDim: d, slotCapacity: C } = this;
-    const n = rows * h * d * C;
-    return {
-      key: new ort.Tensor('float32', this.keys[layer]!.subarray(0, n), [rows, h, d, C]),
-      value: new ort.Tensor('float32', this.values[layer]!.subarray(0, n), [rows, h, C, d]),
-    };
-  }
+/** Validate a prompt against the model (ids in the vocabulary, room to generate); `label` names it in errors. */
+export function checkPrompt(c: ModelConfig, req: ScheduledRequest, label: string): number[] {
+  const p = req.prompt;
+  const limit = c.max_position_embeddings;
+  if (p.length === 0) throw new KolmError(`${label} is empty`);
+  for (const id of p) if (!Number.isInteger(id) || id < 0 || id >= c.vocab_size) throw new KolmError(`${label}: token id ${id} is outside the vocabulary (0..${c.vocab_size - 1})`);
+  if (p.length < limit) return [...p];
+  if (req.truncate === 'left') return p.slice(p.length - (limit - 1));
+  throw new KolmError(`${label} has ${p.length} tokens; the model's context is ${limit} (max_position_embeddings), leaving no room to generate. Shorten it or truncate from the left.`);
 }

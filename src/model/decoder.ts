@@ -1,80 +1,98 @@
 /**
- * The decoder forward pass as one graph, nanoGPT-style: embeddings → N × (attention, SwiGLU) blocks → norm → logits.
- * Pre-RMSNorm Llama by default; HyperCLOVAX adds Peri-LN (`use_post_norm`) and the μP multipliers.
+ * The kolm decoder, written once. Every graph that runs a model — training steps, prefill, cached decode, scoring,
+ * reward and value heads, the transformers.js export — is this function with different parts plugged in.
+ *
+ * Architecture (the HyperCLOVA X line; plain Llama when the HyperCLOVAX fields are absent):
+ * - token embeddings, multiplied by `embedding_multiplier` (μP; 1 for Llama);
+ * - `num_hidden_layers` pre-RMSNorm blocks, each
+ *     attention: grouped-query (num_key_value_heads ≤ num_attention_heads), rotary position embeddings in HF's
+ *                rotate-half layout (theta, linear / dynamic NTK / YaRN scaling), logits scaled by
+ *                `attention_multiplier` (default 1/√head_dim), no biases;
+ *     MLP:       SwiGLU, down(silu(gate(x)) · up(x)), no biases;
+ *   each sublayer's output optionally RMS-normalised before the residual add (`use_post_norm`, Peri-LN) and scaled
+ *   by `residual_multiplier`;
+ * - a final RMSNorm, then the LM head (tied to the embeddings or `lm_head`), multiplied by `logits_scaling`.
+ * Parameter names are HF Llama's (`model.layers.N.self_attn.q_proj.weight`, …), so folders load anywhere.
+ *
+ * What varies is passed in, never copied:
+ * - `attention` (model/attention.ts): how queries meet keys — whole sequences with a causal or additive mask
+ *   (training, prefill, scoring), one token against a KV cache (decode), or past_key_values concatenation (ONNX);
+ * - `linear` (model/linear.ts): how an input meets a weight — dense HF matrices, packed groups with one product,
+ *   and the place for quantized, LoRA-wrapped or expert-routed layers;
+ * - `ffn`: the MLP sublayer (default SwiGLU of three `linear`s; a mixture of experts plugs in here).
  */
-import { attention, cachedAttention, linear, rmsNorm, rotary, swiglu } from '../graph/nn.js';
+import { rmsNorm } from '../graph/nn.js';
 import type { Tensor } from '../graph/tensor.js';
 import { multipliers, type ModelConfig } from './config.js';
+import { denseLinear, type Linear } from './linear.js';
+import type { Attention } from './attention.js';
+import { layerPrefix } from './params.js';
 
-export interface DecoderInputs {
-  /** [B, T] int64 token ids. */
-  inputIds: Tensor;
-  /** Parameters by HF name. */
-  weights: Record<string, Tensor>;
-  /** Rotary tables for the T query positions, [T, head_dim] (or [B, 1, T, head_dim] for per-sequence positions). */
-  cos: Tensor;
-  sin: Tensor;
-  /** Additive attention mask broadcastable to [B, H, T, S]; default: causal over T. */
-  mask?: Tensor;
-  /**
-   * KV cache (decode): per layer keys (transposed, [B, Hkv, D, C]) and values ([B, Hkv, C, D]) of earlier positions,
-   * with additive masks over them
-   * (maskPast [B, 1, T, C]) and over the new tokens (maskNew [B, 1, T, T]); `mask` is then ignored.
-   */
-  cache?: { past: { keyT: Tensor; value: Tensor }[]; maskPast: Tensor; maskNew: Tensor };
-  /** Compute logits for the last position only ([B, 1, V]), as generation needs. */
-  lastOnly?: boolean;
+/** The MLP sublayer of layer `layer` on normalised input [B, T, hidden] → [B, T, hidden]. */
+export type Ffn = (layer: number, x: Tensor, linear: Linear) => Tensor;
+
+export interface DecoderParts {
+  /** A parameter by HF name (graph inputs or constants). */
+  weight: (name: string) => Tensor;
+  attention: Attention;
+  /** Default: dense matrices by name. */
+  linear?: Linear;
+  /** Default: SwiGLU. */
+  ffn?: Ffn;
 }
 
 export interface DecoderOutputs {
+  /** [B, T, V], or [B, 1, V] with `lastOnly`. */
   logits: Tensor;
+  /** Final-norm hidden states [B, T, hidden] (scoring heads read these). */
   hidden: Tensor;
-  /** Per layer keys/values of this call's T tokens, [B, Hkv, T, D], to append to a cache. */
-  present: { key: Tensor; value: Tensor }[];
 }
 
-export function decoderForward(c: ModelConfig, inputs: DecoderInputs): DecoderOutputs {
-  const { inputIds, weights: w, cos, sin } = inputs;
-  const [batch, T] = inputIds.shape;
-  const d = c.head_dim;
+/** Llama's MLP: down(silu(gate(x)) · up(x)); gate and up are one group, so a packed `linear` runs one product. */
+export const swigluFfn: Ffn = (layer, x, linear) => {
+  const p = `${layerPrefix(layer)}.mlp`;
+  const [gate, up] = linear(x, [`${p}.gate_proj.weight`, `${p}.up_proj.weight`]);
+  return linear(gate!.silu().mul(up!), [`${p}.down_proj.weight`])[0]!;
+};
+
+/** Token ids [B, T] (int64) through the whole decoder. */
+export function decoder(c: ModelConfig, inputIds: Tensor, parts: DecoderParts, opts: { lastOnly?: boolean } = {}): DecoderOutputs {
+  const { weight, attention } = parts;
+  const linear = parts.linear ?? denseLinear(weight);
+  const ffn = parts.ffn ?? swigluFfn;
   const m = multipliers(c);
-  const eps = c.rms_norm_eps;
-  const param = (name: string) => {
-    const t = w[name];
-    if (!t) throw new Error(`decoder: missing parameter '${name}'`);
+  const norm = (x: Tensor, name: string) => rmsNorm(x, weight(name), c.rms_norm_eps);
+  const residual = (x: Tensor, branch: Tensor, postNorm: string) => {
+    const b = c.use_post_norm ? norm(branch, postNorm) : branch;
+    return x.add(m.residual === 1 ? b : b.mul(m.residual));
+  };
+
+  let x = weight('model.embed_tokens.weight').gather(inputIds);
+  if (m.embedding !== 1) x = x.mul(m.embedding);
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const p = layerPrefix(l);
+    const h = norm(x, `${p}.input_layernorm.weight`);
+    const [q, k, v] = linear(h, [`${p}.self_attn.q_proj.weight`, `${p}.self_attn.k_proj.weight`, `${p}.self_attn.v_proj.weight`]);
+    const attended = attention.attend(l, q!, k!, v!);
+    x = residual(x, linear(attended, [`${p}.self_attn.o_proj.weight`])[0]!, `${p}.post_norm1.weight`);
+    x = residual(x, ffn(l, norm(x, `${p}.post_attention_layernorm.weight`), linear), `${p}.post_norm2.weight`);
+  }
+  const hidden = norm(x, 'model.norm.weight');
+  return { hidden, logits: lmHead(c, weight, opts.lastOnly ? hidden.slice(1, -1, Infinity) : hidden) };
+}
+
+/** The LM head on final hidden states: tied embeddings or `lm_head`, times `logits_scaling`. */
+export function lmHead(c: ModelConfig, weight: (name: string) => Tensor, hidden: Tensor): Tensor {
+  const logits = hidden.matmul(weight(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), { transB: true });
+  const scale = multipliers(c).logits;
+  return scale === 1 ? logits : logits.mul(scale);
+}
+
+/** A `weight` lookup over a record of tensors that names the missing parameter. */
+export function weightsOf(weights: Record<string, Tensor>, where = 'decoder'): (name: string) => Tensor {
+  return (name) => {
+    const t = weights[name];
+    if (!t) throw new Error(`${where}: missing parameter '${name}'`);
     return t;
   };
-  const heads = (x: Tensor, n: number) => x.reshape([batch!, T!, n, d]).transpose([0, 2, 1, 3]);
-  const residualAdd = (x: Tensor, branch: Tensor) => x.add(m.residual === 1 ? branch : branch.mul(m.residual));
-
-  let x = param('model.embed_tokens.weight').gather(inputIds);
-  if (m.embedding !== 1) x = x.mul(m.embedding);
-  const present: DecoderOutputs['present'] = [];
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `model.layers.${l}`;
-    const h = rmsNorm(x, param(`${p}.input_layernorm.weight`), eps);
-    const q = rotary(heads(linear(h, param(`${p}.self_attn.q_proj.weight`)), c.num_attention_heads), cos, sin);
-    const k = rotary(heads(linear(h, param(`${p}.self_attn.k_proj.weight`)), c.num_key_value_heads), cos, sin);
-    const v = heads(linear(h, param(`${p}.self_attn.v_proj.weight`)), c.num_key_value_heads);
-    present.push({ key: k, value: v });
-    const cache = inputs.cache;
-    const attn = cache
-      ? cachedAttention(q, cache.past[l]!, { key: k, value: v }, cache.maskPast, cache.maskNew, m.attention)
-      : attention(q, k, v, { scale: m.attention, causal: !inputs.mask, mask: inputs.mask });
-    const attended = attn
-      .transpose([0, 2, 1, 3])
-      .reshape([batch!, T!, c.num_attention_heads * d]);
-    let a = linear(attended, param(`${p}.self_attn.o_proj.weight`));
-    if (c.use_post_norm) a = rmsNorm(a, param(`${p}.post_norm1.weight`), eps);
-    x = residualAdd(x, a);
-    const hm = rmsNorm(x, param(`${p}.post_attention_layernorm.weight`), eps);
-    let f = swiglu(hm, param(`${p}.mlp.gate_proj.weight`), param(`${p}.mlp.up_proj.weight`), param(`${p}.mlp.down_proj.weight`));
-    if (c.use_post_norm) f = rmsNorm(f, param(`${p}.post_norm2.weight`), eps);
-    x = residualAdd(x, f);
-  }
-  let hidden = rmsNorm(x, param('model.norm.weight'), eps);
-  if (inputs.lastOnly) hidden = hidden.slice(1, -1, Infinity);
-  let logits = linear(hidden, param(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'));
-  if (m.logits !== 1) logits = logits.mul(m.logits);
-  return { logits, hidden, present };
 }

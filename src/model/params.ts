@@ -8,13 +8,16 @@ export interface ParamSpec {
   kind: 'embedding' | 'matrix' | 'norm';
 }
 
+/** Prefix of layer l's parameter names (HF Llama). */
+export const layerPrefix = (l: number) => `model.layers.${l}`;
+
 export function paramSpecs(c: ModelConfig): ParamSpec[] {
   const h = c.hidden_size;
   const q = c.num_attention_heads * c.head_dim;
   const kv = c.num_key_value_heads * c.head_dim;
   const specs: ParamSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocab_size, h], kind: 'embedding' }];
   for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `model.layers.${l}`;
+    const p = layerPrefix(l);
     specs.push(
       { name: `${p}.input_layernorm.weight`, shape: [h], kind: 'norm' },
       { name: `${p}.self_attn.q_proj.weight`, shape: [q, h], kind: 'matrix' },

@@ -56,3 +56,30 @@ export function ropeTables(freq: RopeFrequencies, positions: readonly number[]):
   });
   return { cos, sin };
 }
+
+/**
+ * cos/sin rows by position for feeding graphs, tabulated once up to the context length — or, for dynamic NTK
+ * scaling, whose frequencies move with the sequence length, computed for the length a row has reached.
+ */
+export class RotaryRows {
+  private table: { cos: Float32Array; sin: Float32Array } | undefined;
+
+  constructor(private readonly c: ModelConfig) {}
+
+  /** Write position `position`'s cos/sin rows at `at` (a sequence of `position + 1` tokens so far). */
+  write(position: number, cos: Float32Array, sin: Float32Array, at: number): void {
+    const d = this.c.head_dim;
+    if (this.c.rope_scaling?.rope_type === 'dynamic') {
+      const t = ropeTables(ropeFrequencies(this.c, position + 1), [position]);
+      cos.set(t.cos.data, at);
+      sin.set(t.sin.data, at);
+      return;
+    }
+    if (!this.table) {
+      const t = ropeTables(ropeFrequencies(this.c), Array.from({ length: this.c.max_position_embeddings }, (_, i) => i));
+      this.table = { cos: Float32Array.from(t.cos.data), sin: Float32Array.from(t.sin.data) };
+    }
+    cos.set(this.table.cos.subarray(position * d, (position + 1) * d), at);
+    sin.set(this.table.sin.subarray(position * d, (position + 1) * d), at);
+  }
+}

@@ -6,7 +6,8 @@
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { Dim } from '../graph/shape.js';
 import type { ModelConfig } from '../model/config.js';
-import { decoderForward } from '../model/decoder.js';
+import { sequenceAttention } from '../model/attention.js';
+import { decoder, weightsOf } from '../model/decoder.js';
 import { decays, paramSpecs } from '../model/params.js';
 import type { TrainableParam } from './adamw.js';
 
@@ -59,7 +60,7 @@ export function declareBatch(graph: Graph, c: ModelConfig, batch: Dim, seq: Dim)
 }
 
 export function forward(c: ModelConfig, net: NetworkInputs, b: BatchInputs) {
-  return decoderForward(c, { inputIds: b.inputIds, weights: net.weights, cos: b.cos, sin: b.sin, mask: b.mask });
+  return decoder(c, b.inputIds, { weight: weightsOf(net.weights), attention: sequenceAttention(c, { cos: b.cos, sin: b.sin, mask: b.mask }) });
 }
 
 /** log p(labels[t]) at every position, [B, T]; 0 where the label is -100. */

@@ -2,7 +2,8 @@
 import { crossEntropy } from '../graph/nn.js';
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { ModelConfig } from '../model/config.js';
-import { decoderForward } from '../model/decoder.js';
+import { sequenceAttention } from '../model/attention.js';
+import { decoder, weightsOf } from '../model/decoder.js';
 import { decays, paramSpecs } from '../model/params.js';
 import { ropeFrequencies, ropeTables } from '../model/rope.js';
 import type { TrainModel } from './step.js';
@@ -25,7 +26,8 @@ export function buildLmGraph(c: ModelConfig, batch: number, seq: number, opts: {
   const inputIds = graph.input('input_ids', [batch, seq], 'int64');
   const labels = graph.input('labels', [batch, seq], 'int64');
   const { cos, sin } = ropeTables(ropeFrequencies(c, seq), [...Array(seq).keys()]);
-  const { logits } = decoderForward(c, { inputIds, weights, cos: graph.constant(cos), sin: graph.constant(sin) });
+  const attention = sequenceAttention(c, { cos: graph.constant(cos), sin: graph.constant(sin) });
+  const { logits } = decoder(c, inputIds, { weight: weightsOf(weights), attention });
   return { graph, loss: crossEntropy(logits, labels), params, inputIds, labels, logits };
 }
 

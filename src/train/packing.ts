@@ -6,10 +6,8 @@
  */
 import { rng } from '../graph/ndarray.js';
 import type { ModelConfig } from '../model/config.js';
-import { ropeFrequencies, ropeTables } from '../model/rope.js';
+import { sequenceFeeds, type Feed, type SequenceFeeds } from '../model/feeds.js';
 import { KolmError } from '../util/errors.js';
-
-export const MASKED = -1e9;
 
 export interface TokenSequence {
   ids: readonly number[];
@@ -18,12 +16,8 @@ export interface TokenSequence {
 }
 
 /** Tensors of one batch, ready to feed: ids/labels [B, T], mask [B, 1, T, T], cos/sin [B, 1, T, D]. */
-export interface BatchFeeds {
-  input_ids: { dtype: 'int64'; shape: number[]; data: BigInt64Array };
-  labels: { dtype: 'int64'; shape: number[]; data: BigInt64Array };
-  mask: { dtype: 'float32'; shape: number[]; data: Float32Array };
-  cos: { dtype: 'float32'; shape: number[]; data: Float32Array };
-  sin: { dtype: 'float32'; shape: number[]; data: Float32Array };
+export interface BatchFeeds extends SequenceFeeds {
+  labels: Feed<'int64'>;
 }
 
 export interface RowLayout {
@@ -36,45 +30,27 @@ export interface RowLayout {
  * last sequence are padding (`padId`, label -100, attending only to themselves).
  */
 export function buildBatch(config: ModelConfig, rows: readonly (readonly TokenSequence[])[], seq: number, padId: number): BatchFeeds & RowLayout {
-  const B = rows.length;
   const T = seq;
-  const D = config.head_dim;
-  const ids = new BigInt64Array(B * T).fill(BigInt(padId));
-  const labels = new BigInt64Array(B * T).fill(-100n);
-  const mask = new Float32Array(B * T * T).fill(MASKED);
-  const positions = new Array<number>(B * T).fill(0);
+  const labels = new BigInt64Array(rows.length * T).fill(-100n);
   const layout: RowLayout['rows'] = [];
   let counter = 0;
-  rows.forEach((row, b) => {
+  const placements = rows.map((row, b) => {
     let at = 0;
     const placed: [number, number, number][] = [];
-    for (const s of row) {
+    const sequences = row.map((s) => {
       const n = s.ids.length;
       if (n !== s.labels.length) throw new KolmError(`buildBatch: sequence has ${n} ids but ${s.labels.length} labels`);
       if (at + n > T) throw new KolmError(`buildBatch: row ${b} holds ${at + n} tokens, more than the sequence length ${T}`);
-      for (let i = 0; i < n; i++) {
-        const t = at + i;
-        ids[b * T + t] = BigInt(s.ids[i]!);
-        labels[b * T + t] = BigInt(s.labels[i]!);
-        positions[b * T + t] = i;
-        const rowBase = (b * T + t) * T;
-        for (let j = at; j <= t; j++) mask[rowBase + j] = 0;
-      }
+      s.labels.forEach((label, i) => (labels[b * T + at + i] = BigInt(label)));
       placed.push([counter++, at, n]);
+      const placement = { ids: s.ids, at };
       at += n;
-    }
-    for (let t = at; t < T; t++) mask[(b * T + t) * T + t] = 0;
+      return placement;
+    });
     layout.push(placed);
+    return sequences;
   });
-  const { cos, sin } = ropeTables(ropeFrequencies(config, T), positions);
-  return {
-    input_ids: { dtype: 'int64', shape: [B, T], data: ids },
-    labels: { dtype: 'int64', shape: [B, T], data: labels },
-    mask: { dtype: 'float32', shape: [B, 1, T, T], data: mask },
-    cos: { dtype: 'float32', shape: [B, 1, T, D], data: Float32Array.from(cos.data) },
-    sin: { dtype: 'float32', shape: [B, 1, T, D], data: Float32Array.from(sin.data) },
-    rows: layout,
-  };
+  return { ...sequenceFeeds(config, placements, T, padId), labels: { dtype: 'int64', shape: [rows.length, T], data: labels }, rows: layout };
 }
 
 export interface PackOptions {

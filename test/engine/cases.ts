@@ -1,6 +1,8 @@
 /** Small graphs covering every primitive op (with broadcasting) and every composite, shared by the engine tests. */
 import { Graph, type Tensor } from '../../src/graph/tensor.js';
-import { attention, crossEntropy, rmsNorm, rotary, rotaryTables, swiglu } from '../../src/graph/nn.js';
+import { attention, crossEntropy, rmsNorm, rotary } from '../../src/graph/nn.js';
+import { ropeFrequencies, ropeTables } from '../../src/model/rope.js';
+import { makeConfig } from '../../src/model/config.js';
 import { ndarray, randn, rng, type DType, type NDArray } from '../../src/graph/ndarray.js';
 
 export interface InputSpec {
@@ -69,14 +71,14 @@ export const cases: Case[] = [
     name: 'rotary',
     inputs: { a: N(1, 2, 3, 4) },
     build: (g, x) => {
-      const { cos, sin } = rotaryTables([0, 1, 5], 4, 10000);
+      const { cos, sin } = ropeTables(ropeFrequencies(makeConfig({ vocab_size: 2, hidden_size: 4, intermediate_size: 4, num_hidden_layers: 1, num_attention_heads: 1 })), [0, 1, 5]);
       return rotary(x.a!, g.constant(cos), g.constant(sin));
     },
   },
   { name: 'attention GQA causal', inputs: { q: N(1, 4, 3, 4), k: N(1, 2, 3, 4), v: N(1, 2, 3, 4) }, build: (_g, x) => attention(x.q!, x.k!, x.v!, { causal: true }) },
   { name: 'attention GQA causal, longer keys (cache)', inputs: { q: N(2, 2, 2, 4), k: N(2, 1, 5, 4), v: N(2, 1, 5, 4) }, build: (_g, x) => attention(x.q!, x.k!, x.v!, { causal: true, scale: 0.3 }) },
   { name: 'attention with additive mask', inputs: { q: N(1, 2, 3, 4), k: N(1, 2, 3, 4), v: N(1, 2, 3, 4), m: { shape: [1, 1, 1, 3], kind: { values: [0, 0, -1e9] } } }, build: (_g, x) => attention(x.q!, x.k!, x.v!, { mask: x.m! }) },
-  { name: 'swiglu', inputs: { a: N(2, 4), g: N(6, 4), u: N(6, 4), d: N(4, 6) }, build: (_g, x) => swiglu(x.a!, x.g!, x.u!, x.d!) },
+  { name: 'swiglu', inputs: { a: N(2, 4), g: N(6, 4), u: N(6, 4), d: N(4, 6) }, build: (_g, x) => { const lin = (v: Tensor, w: Tensor) => v.matmul(w, { transB: true }); return lin(lin(x.a!, x.g!).silu().mul(lin(x.a!, x.u!)), x.d!); } },
   {
     name: 'crossEntropy with ignore index',
     inputs: { logits: N(2, 3, 5), t: { shape: [2, 3], dtype: 'int64', kind: { values: [1, -100, 4, 0, 2, -100] } } },

@@ -28,8 +28,7 @@ test('a one-block transformer trained through ORT learns, and a fixed seed gives
 
 test('ONNX export with embedded and external initializers both run in ORT and match the interpreter', async () => {
   const config = { vocab: 9, hidden: 64, heads: 4, kvHeads: 2, ffn: 96, layers: 1, seq: 6 };
-  const graph = new Graph();
-  const model = buildTinyDecoder(graph, config, 2);
+  const model = buildTinyDecoder(config, 2);
   const weights = initTiny(config, 9);
   const batch = reverseBatch(2, 3, config.vocab, rng(1));
   const ids = ndarray('int64', batch.input_ids.shape, batch.input_ids.data);

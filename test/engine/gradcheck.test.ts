@@ -44,8 +44,7 @@ for (const c of cases.filter((c) => c.differentiable !== false)) {
 
 test('gradient matches finite differences: two-block decoder loss w.r.t. every parameter', () => {
   const config = { vocab: 7, hidden: 8, heads: 4, kvHeads: 2, ffn: 12, layers: 2, seq: 4 };
-  const graph = new Graph();
-  const model = buildTinyDecoder(graph, config, 2);
+  const model = buildTinyDecoder(config, 2);
   // Larger-than-usual weights so the check sees curvature, not a near-linear model.
   const params = Object.fromEntries(Object.entries(initTiny(config, 5)).map(([k, v]) => [k, ndarray(v.dtype, v.shape, v.data.map((x) => (k.endsWith('norm.weight') ? 1 + x : x * 25)))]));
   const batch = reverseBatch(2, 2, config.vocab, rng(2));

@@ -45,8 +45,7 @@ for (const c of cases) {
 
 test('ORT matches the reference interpreter: transformer block forward + backward', async () => {
   const config = { vocab: 11, hidden: 32, heads: 4, kvHeads: 2, ffn: 48, layers: 1, seq: 8 };
-  const graph = new Graph();
-  const model = buildTinyDecoder(graph, config, 3);
+  const model = buildTinyDecoder(config, 3);
   const params = Object.fromEntries(Object.entries(initTiny(config, 1)).map(([k, v]) => [k, ndarray(v.dtype, v.shape, v.data.map((x) => (k.endsWith('norm.weight') ? x : x * 10)))]));
   const batch = reverseBatch(3, 4, config.vocab, rng(4));
   const feeds = { ...params, input_ids: ndarray('int64', batch.input_ids.shape, batch.input_ids.data), labels: ndarray('int64', batch.labels.shape, batch.labels.data) };

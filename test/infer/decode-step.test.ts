@@ -1,20 +1,22 @@
 /**
- * The decode graph's constructs against the formulations they replace, in the float64 interpreter (exactly, up to
- * rounding) and in ORT (float32): rotation-matrix rotary, single-softmax cached attention, and the whole packed
- * decode step against `decoderForward`'s cached path.
+ * The decode step's constructs against independent formulations: rotation-matrix rotary against rotate-half rotary,
+ * single-softmax cached attention against attention computed in plain JavaScript, and the whole decode step (packed in
+ * ORT, unpacked in the float64 interpreter) against recomputing the full sequence with the prefill graph.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluate } from '../../src/graph/interpreter.js';
 import { ndarray, randn, rng, type NDArray } from '../../src/graph/ndarray.js';
-import { cachedAttention, cachedAttentionStep, rotary, rotaryMatrix } from '../../src/graph/nn.js';
-import { Graph, type Tensor } from '../../src/graph/tensor.js';
+import { cachedAttentionStep, rotary, rotaryMatrix } from '../../src/graph/nn.js';
+import { Graph } from '../../src/graph/tensor.js';
 import { Session, toNumbers } from '../../src/runtime/session.js';
 import { makeConfig, type ModelConfig } from '../../src/model/config.js';
-import { decoderForward } from '../../src/model/decoder.js';
-import { initParams, paramSpecs } from '../../src/model/params.js';
-import { ropeFrequencies, ropeTables } from '../../src/model/rope.js';
-import { declareDecode, packDecodeWeights, pastKey, pastValue, presentKey, presentValue } from '../../src/infer/decode-step.js';
+import { decodeFeeds, leftPaddedFeeds, sequenceFeeds } from '../../src/model/feeds.js';
+import { declareDecode, declarePrefill, pastKey, pastValue, presentKey, presentValue } from '../../src/model/graphs.js';
+import { packWeights } from '../../src/model/linear.js';
+import { initParams } from '../../src/model/params.js';
+import { ropeFrequencies, ropeTables, RotaryRows } from '../../src/model/rope.js';
+import { KvCache } from '../../src/infer/kv-cache.js';
 
 const r = rng(5);
 const floats = (...shape: number[]) => randn(shape, r);
@@ -33,20 +35,9 @@ function rotaryFeeds(c: ModelConfig, positions: number[]): { cos: NDArray; sin: 
   return { cos: ndarray('float32', shape, cos.data), sin: ndarray('float32', shape, sin.data) };
 }
 
-/** Additive masks over a cache of `slots` slots of which row b sees [pad[b], length): past [B,1,1,C], new [B,1,1,1], and both [B,1,1,C+1]. */
-function masks(pad: number[], length: number, slots: number) {
-  const B = pad.length;
-  const past = ndarray('float32', [B, 1, 1, slots]);
-  const all = ndarray('float32', [B, 1, 1, slots + 1]);
-  for (let b = 0; b < B; b++) {
-    for (let s = 0; s < slots; s++) {
-      const v = s >= pad[b]! && s < length ? 0 : -1e9;
-      past.data[b * slots + s] = v;
-      all.data[b * (slots + 1) + s] = v;
-    }
-  }
-  return { past, fresh: ndarray('float32', [B, 1, 1, 1]), all };
-}
+/** A plain feed ({dtype, shape, data}) as the interpreter's float64 array. */
+const asNd = (f: { dtype: 'float32' | 'int64'; shape: readonly number[]; data: ArrayLike<number> | BigInt64Array }) =>
+  ndarray(f.dtype, f.shape, Array.from(f.data as ArrayLike<number | bigint>, Number));
 
 test('rotaryMatrix: x·M equals rotary(x, cos, sin) over every head of a token (interpreter exactly, ORT to float32)', async () => {
   const c = makeConfig({ vocab_size: 8, hidden_size: 24, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2, head_dim: 12 });
@@ -67,7 +58,7 @@ test('rotaryMatrix: x·M equals rotary(x, cos, sin) over every head of a token (
   assert.throws(() => rotaryMatrix(g.input('c2', ['b', 1, 2, 12]), sin), /rotaryMatrix: cos\/sin must be \[\.\.\., 1, D\]/);
 });
 
-test('cachedAttentionStep equals cachedAttention (one softmax over the cache and the new key, GQA, masked slots, any cache length)', async () => {
+test('cachedAttentionStep equals attention over the cache and the new key computed in plain JS (GQA, masked slots, any cache length)', async () => {
   const [hq, hkv, d, scale] = [4, 2, 8, 0.3];
   const g = new Graph();
   const q = g.input('q', ['b', hq, 1, d]);
@@ -75,25 +66,37 @@ test('cachedAttentionStep equals cachedAttention (one softmax over the cache and
   const value = g.input('value', ['b', hkv, 'past', d]);
   const key = g.input('key', ['b', hkv, 1, d]);
   const val = g.input('val', ['b', hkv, 1, d]);
-  const maskPast = g.input('mask_past', ['b', 1, 1, 'past']);
-  const maskNew = g.input('mask_new', ['b', 1, 1, 1]);
   const mask = g.input('mask', ['b', 1, 1, 'total']);
-  const reference = cachedAttention(q, { keyT, value }, { key, value: val }, maskPast, maskNew, scale);
   const step = cachedAttentionStep(q.mul(scale), { keyT, value }, { key, value: val }, mask);
   assert.deepEqual(step.shape, ['b', hq, 1, d]);
   const session = await Session.create({ step }, { threads: 1 });
   // Batch 2 with a left-padded row; a single sequence whose cache holds one token; a cache with free slots.
   for (const [pad, length, slots] of [[[0, 2], 5, 5], [[0], 1, 1], [[1, 0, 3], 6, 16]] as [number[], number, number][]) {
     const B = pad.length;
-    const m = masks(pad, length, slots);
-    const feeds = {
-      q: floats(B, hq, 1, d), keyT: floats(B, hkv, d, slots), value: floats(B, hkv, slots, d), key: floats(B, hkv, 1, d), val: floats(B, hkv, 1, d),
-      mask_past: m.past, mask_new: m.fresh, mask: m.all,
-    };
-    const [ref, got] = evaluate([reference, step], feeds);
-    assertClose(got!.data, ref!.data, `interpreter, cache ${slots}`, 1e-12, 1e-12);
-    const ortFeeds = Object.fromEntries(session.inputNames.map((n) => [n, feeds[n as keyof typeof feeds]]));
-    assertClose(toNumbers((await session.run(ortFeeds))['step']!), ref!.data, `ORT, cache ${slots}`);
+    const visible = (b: number, s: number) => s >= pad[b]! && s < length;
+    const m = ndarray('float32', [B, 1, 1, slots + 1], Array.from({ length: B * (slots + 1) }, (_, i) => (i % (slots + 1) === slots || visible(Math.floor(i / (slots + 1)), i % (slots + 1)) ? 0 : -1e9)));
+    const feeds = { q: floats(B, hq, 1, d), keyT: floats(B, hkv, d, slots), value: floats(B, hkv, slots, d), key: floats(B, hkv, 1, d), val: floats(B, hkv, 1, d), mask: m };
+    const want = new Float64Array(B * hq * d);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < hq; h++) {
+        const kv = Math.floor(h / (hq / hkv));
+        const qv = (j: number) => feeds.q.data[(b * hq + h) * d + j]!;
+        const slotsSeen = [...Array(slots).keys()].filter((s) => visible(b, s));
+        const dot = (k: (j: number) => number) => scale * [...Array(d).keys()].reduce((a, j) => a + qv(j) * k(j), 0);
+        const scores = [...slotsSeen.map((s) => dot((j) => feeds.keyT.data[((b * hkv + kv) * d + j) * slots + s]!)), dot((j) => feeds.key.data[(b * hkv + kv) * d + j]!)];
+        const max = Math.max(...scores);
+        const e = scores.map((x) => Math.exp(x - max));
+        const z = e.reduce((a, x) => a + x, 0);
+        for (let j = 0; j < d; j++) {
+          let acc = e.at(-1)! * feeds.val.data[(b * hkv + kv) * d + j]!;
+          slotsSeen.forEach((s, i) => (acc += e[i]! * feeds.value.data[((b * hkv + kv) * slots + s) * d + j]!));
+          want[(b * hq + h) * d + j] = acc / z;
+        }
+      }
+    }
+    const [got] = evaluate([step], feeds);
+    assertClose(got!.data, want, `interpreter, cache ${slots}`, 1e-12, 1e-12);
+    assertClose(toNumbers((await session.run(feeds))['step']!), want, `ORT, cache ${slots}`);
   }
 });
 
@@ -107,70 +110,46 @@ const periLn = makeConfig({
   residual_multiplier: 0.8, tie_word_embeddings: false,
 });
 
-/** decoderForward's cached path for one token: the formulation the decode graph replaces. */
-function referenceStep(c: ModelConfig): Record<string, Tensor> {
-  const g = new Graph();
-  const weights: Record<string, Tensor> = {};
-  for (const s of paramSpecs(c)) weights[s.name] = g.input(s.name, s.shape);
-  const cache = {
-    past: Array.from({ length: c.num_hidden_layers }, (_, l) => ({
-      keyT: g.input(pastKey(l), ['batch', c.num_key_value_heads, c.head_dim, 'past']),
-      value: g.input(pastValue(l), ['batch', c.num_key_value_heads, 'past', c.head_dim]),
-    })),
-    maskPast: g.input('mask_past', ['batch', 1, 1, 'past']),
-    maskNew: g.input('mask_new', ['batch', 1, 1, 1]),
-  };
-  const out = decoderForward(c, {
-    inputIds: g.input('input_ids', ['batch', 1], 'int64'),
-    weights,
-    cos: g.input('cos', ['batch', 1, 1, c.head_dim]),
-    sin: g.input('sin', ['batch', 1, 1, c.head_dim]),
-    cache,
-    lastOnly: true,
-  });
-  const outputs: Record<string, Tensor> = { logits: out.logits };
-  out.present.forEach((p, l) => {
-    outputs[presentKey(l)] = p.key;
-    outputs[presentValue(l)] = p.value;
-  });
-  return outputs;
-}
-
 for (const [label, c] of [['Llama', llama], ['HyperCLOVAX (Peri-LN, μP multipliers, untied)', periLn]] as const) {
-  test(`decode graph (packed q/k/v and gate/up, rotation matrix, one softmax) equals decoderForward's cached step: ${label}`, async () => {
-    const params = initParams(c, 7);
-    const weights = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, ndarray('float32', v.shape, v.data)]));
-    const reference = referenceStep(c);
+  test(`decode step (packed q/k/v and gate/up, rotation matrix, one softmax) equals recomputing the whole sequence: ${label}`, async () => {
+    const weights = Object.fromEntries(Object.entries(initParams(c, 7)).map(([k, v]) => [k, ndarray('float32', v.shape, v.data)]));
+    const prompts = [[3, 14, 15, 9, 26], [5, 35, 8]];
+    const next = [7, 42];
+    const prefill = declarePrefill(c, { name: 'prefill', lastOnly: true });
+    const prefillOutputs = { logits: prefill.out.logits, ...prefill.cache };
+    const run = (feeds: Record<string, NDArray>) => {
+      const names = Object.keys(prefillOutputs);
+      const values = evaluate(names.map((n) => prefillOutputs[n as keyof typeof prefillOutputs]!), { ...weights, ...feeds });
+      return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
+    };
+    const nd = (feeds: object): Record<string, NDArray> => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, asNd(v)]));
+    // The truth: each whole sequence (prompt + next token) through the prefill graph, last position's logits.
+    const want = prompts.map((p, b) => run(nd(sequenceFeeds(c, [[{ ids: [...p, next[b]!], at: 0 }]], p.length + 1)))['logits']!.data);
+
+    // The prompts prefilled together (left-padded), their keys/values in a KV cache with free slots, then one step.
+    const { T, pad, ...feeds } = leftPaddedFeeds(c, prompts);
+    const out = run(nd(feeds));
+    const cache = new KvCache(c.num_hidden_layers, c.num_key_value_heads, c.head_dim, 4);
+    const f32 = (name: string) => Float32Array.from(out[name]!.data);
+    const keys = Array.from({ length: c.num_hidden_layers }, (_, l) => f32(presentKey(l)));
+    const values = Array.from({ length: c.num_hidden_layers }, (_, l) => f32(presentValue(l)));
+    prompts.forEach((p, b) => cache.addRow({ keys, values, batch: b, steps: T, from: pad[b]!, length: p.length }));
+    assert.ok(cache.slots > T, 'free slots stay hidden');
+    const stepFeeds: Record<string, NDArray> = nd(decodeFeeds(c, new RotaryRows(c), next, prompts.map((p) => p.length), cache.slots));
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      stepFeeds[pastKey(l)] = asNd(cache.feeds(l).key);
+      stepFeeds[pastValue(l)] = asNd(cache.feeds(l).value);
+    }
     const unpacked = declareDecode(c, { packed: false });
-    const packed = packDecodeWeights(c, weights);
+    const [interpreted] = evaluate([unpacked['logits']!], { ...weights, ...stepFeeds });
+    const packed = packWeights(c, weights);
     assert.ok(!Object.keys(packed).some((k) => /\.(self_attn\.[qkv]_proj|mlp\.(gate|up)_proj)\.weight$/.test(k)), 'packed weights replace q/k/v and gate/up');
     const session = await Session.create(declareDecode(c, { packed: true }), { initializers: packed as Record<string, NDArray>, threads: 1 });
-    const names = Object.keys(reference);
-    assert.deepEqual(Object.keys(unpacked), names);
-    for (const [pad, length, slots] of [[[0, 3], 6, 8], [[0], 1, 1]] as [number[], number, number][]) {
-      const B = pad.length;
-      const m = masks(pad, length, slots);
-      const feeds: Record<string, NDArray> = {
-        ...weights,
-        input_ids: ndarray('int64', [B, 1], Array.from({ length: B }, (_, b) => (b * 17 + 5) % c.vocab_size)),
-        ...rotaryFeeds(c, pad.map((p) => length - p)),
-        mask_past: m.past,
-        mask_new: m.fresh,
-        mask: m.all,
-      };
-      for (let l = 0; l < c.num_hidden_layers; l++) {
-        feeds[pastKey(l)] = floats(B, c.num_key_value_heads, c.head_dim, slots);
-        feeds[pastValue(l)] = floats(B, c.num_key_value_heads, slots, c.head_dim);
-      }
-      const want = evaluate(names.map((n) => reference[n]!), feeds);
-      const same = evaluate(names.map((n) => unpacked[n]!), feeds);
-      const got = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]!])));
-      names.forEach((n, i) => {
-        assert.deepEqual([...same[i]!.shape], [...want[i]!.shape], `${n}: shape`);
-        assertClose(same[i]!.data, want[i]!.data, `interpreter ${n}, cache ${slots}`, 1e-9, 1e-9);
-        assert.deepEqual([...got[n]!.dims], [...want[i]!.shape], `ORT ${n}: shape`);
-        assertClose(toNumbers(got[n]!), want[i]!.data, `ORT ${n}, cache ${slots}`, 1e-4, 1e-4);
-      });
-    }
+    const ort = toNumbers((await session.run(stepFeeds))['logits']!);
+    const V = c.vocab_size;
+    prompts.forEach((_, b) => {
+      assertClose(interpreted!.data.subarray(b * V, (b + 1) * V), want[b]!, `interpreter, row ${b}`, 1e-5, 1e-5);
+      assertClose(ort.subarray(b * V, (b + 1) * V), want[b]!, `ORT packed, row ${b}`, 1e-4, 1e-4);
+    });
   });
 }

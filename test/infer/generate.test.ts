@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { rng } from '../../src/graph/ndarray.js';
 import { makeConfig } from '../../src/model/config.js';
 import { initParams } from '../../src/model/params.js';
-import { createInferenceSessions } from '../../src/infer/graphs.js';
+import { createInferenceSessions } from '../../src/infer/sessions.js';
 import { generateIds, sequenceLogits, type InferenceRuntime } from '../../src/infer/generate.js';
 import { Sampler, argmax } from '../../src/infer/sampler.js';
 

@@ -17,9 +17,12 @@ import { basename, dirname, join } from 'node:path';
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { NDArray } from '../graph/ndarray.js';
 import { exportOnnx, type OnnxModel } from '../graph/onnx/export.js';
-import { arange, concatDynamic, dimSize } from '../graph/ops/dynamic.js';
-import { attention, linear, rmsNorm, rotary, swiglu } from '../graph/nn.js';
-import { multipliers, type ModelConfig } from '../model/config.js';
+import { arange, dimSize } from '../graph/ops/dynamic.js';
+import type { ModelConfig } from '../model/config.js';
+import { pastKeyValueAttention } from '../model/attention.js';
+import { decoder, weightsOf } from '../model/decoder.js';
+import { MASKED } from '../model/feeds.js';
+import { declareWeights } from '../model/graphs.js';
 import { loadModelFolder, TOKENIZER_FILES } from '../model/folder.js';
 import { paramSpecs } from '../model/params.js';
 import { ropeFrequencies, ropeTables } from '../model/rope.js';
@@ -34,8 +37,6 @@ export const ONNX_DIMS = { batch: 'batch_size', seq: 'sequence_length', past: 'p
 export const pastName = (l: number, kind: 'key' | 'value') => `past_key_values.${l}.${kind}`;
 export const presentName = (l: number, kind: 'key' | 'value') => `present.${l}.${kind}`;
 
-const MASKED = -1e9;
-
 /**
  * The decoder graph with transformers.js' inputs and outputs. Parameters are graph inputs named as in the HF folder
  * (exported as initializers). Returns the outputs by name.
@@ -46,8 +47,7 @@ export function buildTransformersJsGraph(c: ModelConfig): { graph: Graph; output
   }
   const { batch, seq, past, total } = ONNX_DIMS;
   const g = new Graph('model');
-  const weights: Record<string, Tensor> = {};
-  for (const s of paramSpecs(c)) weights[s.name] = g.input(s.name, s.shape);
+  const weights = declareWeights(g, c);
   const inputIds = g.input('input_ids', [batch, seq], 'int64');
   const attentionMask = g.input('attention_mask', [batch, total], 'int64');
   const positionIds = g.input('position_ids', [batch, seq], 'int64');
@@ -71,75 +71,14 @@ export function buildTransformersJsGraph(c: ModelConfig): { graph: Graph; output
   const future = arange(attentionMask, 1).unsqueeze(0).gt(querySlots.unsqueeze(1)); // [T, total]
   const mask = padding.add(g.where(future, MASKED, 0));
 
-  const out = forwardWithCache(c, { inputIds, weights, cos, sin, mask, past: pastKv, totalLength: { like: attentionMask, axis: 1 } });
-  const outputs: Record<string, Tensor> = { logits: out.logits };
-  out.present.forEach((p, l) => {
+  const attention = pastKeyValueAttention(c, { cos, sin, mask, past: pastKv, totalLength: { like: attentionMask, axis: 1 } });
+  const { logits } = decoder(c, inputIds, { weight: weightsOf(weights, 'ONNX export'), attention });
+  const outputs: Record<string, Tensor> = { logits };
+  attention.present.forEach((p, l) => {
     outputs[presentName(l, 'key')] = p.key;
     outputs[presentName(l, 'value')] = p.value;
   });
   return { graph: g, outputs };
-}
-
-/**
- * The decoder of `decoderForward` (same blocks, same Peri-LN and μP handling, same parameter names) with the cache
- * as transformers.js passes it: each layer's new keys/values are appended to the past ones (`concatDynamic`) and
- * attention runs over the whole, under one additive mask [B, 1, T, past + T]. `decoderForward`'s own cache path
- * needs a static query length (one decode token), while this graph serves prompts and decode steps alike.
- */
-export function forwardWithCache(
-  c: ModelConfig,
-  inputs: {
-    inputIds: Tensor;
-    weights: Record<string, Tensor>;
-    cos: Tensor;
-    sin: Tensor;
-    /** Additive [B, 1, T, past + T]. */
-    mask: Tensor;
-    past: { key: Tensor; value: Tensor }[];
-    /** A tensor whose axis has the run-time length past + T (the attention mask's axis 1). */
-    totalLength: { like: Tensor; axis: number };
-  },
-): { logits: Tensor; present: { key: Tensor; value: Tensor }[] } {
-  const { inputIds, weights: w, cos, sin, mask } = inputs;
-  const [batch, T] = inputIds.shape;
-  const d = c.head_dim;
-  const m = multipliers(c);
-  const eps = c.rms_norm_eps;
-  const param = (name: string) => {
-    const t = w[name];
-    if (!t) throw new KolmError(`ONNX export: missing parameter '${name}'`);
-    return t;
-  };
-  const heads = (x: Tensor, n: number) => x.reshape([batch!, T!, n, d]).transpose([0, 2, 1, 3]);
-  const residualAdd = (x: Tensor, branch: Tensor) => x.add(m.residual === 1 ? branch : branch.mul(m.residual));
-
-  let x = param('model.embed_tokens.weight').gather(inputIds);
-  if (m.embedding !== 1) x = x.mul(m.embedding);
-  const present: { key: Tensor; value: Tensor }[] = [];
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `model.layers.${l}`;
-    const h = rmsNorm(x, param(`${p}.input_layernorm.weight`), eps);
-    const q = rotary(heads(linear(h, param(`${p}.self_attn.q_proj.weight`)), c.num_attention_heads), cos, sin);
-    const k = rotary(heads(linear(h, param(`${p}.self_attn.k_proj.weight`)), c.num_key_value_heads), cos, sin);
-    const v = heads(linear(h, param(`${p}.self_attn.v_proj.weight`)), c.num_key_value_heads);
-    const key = concatDynamic([inputs.past[l]!.key, k], 2, inputs.totalLength);
-    const value = concatDynamic([inputs.past[l]!.value, v], 2, inputs.totalLength);
-    present.push({ key, value });
-    const attended = attention(q, key, value, { scale: m.attention, mask })
-      .transpose([0, 2, 1, 3])
-      .reshape([batch!, T!, c.num_attention_heads * d]);
-    let a = linear(attended, param(`${p}.self_attn.o_proj.weight`));
-    if (c.use_post_norm) a = rmsNorm(a, param(`${p}.post_norm1.weight`), eps);
-    x = residualAdd(x, a);
-    const hm = rmsNorm(x, param(`${p}.post_attention_layernorm.weight`), eps);
-    let f = swiglu(hm, param(`${p}.mlp.gate_proj.weight`), param(`${p}.mlp.up_proj.weight`), param(`${p}.mlp.down_proj.weight`));
-    if (c.use_post_norm) f = rmsNorm(f, param(`${p}.post_norm2.weight`), eps);
-    x = residualAdd(x, f);
-  }
-  const hidden = rmsNorm(x, param('model.norm.weight'), eps);
-  let logits = linear(hidden, param(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'));
-  if (m.logits !== 1) logits = logits.mul(m.logits);
-  return { logits, present };
 }
 
 export interface OnnxExportFolderOptions {

@@ -17,11 +17,11 @@ import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenize
 import { DEFAULT_CHAT_TEMPLATE } from '../tokenizer/chat-template.js';
 import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
 import { KolmError } from '../util/errors.js';
-import { readGguf, type GgufFile } from './gguf/reader.js';
-import { writeGguf, type GgufWriteTensor } from './gguf/writer.js';
-import { ggufToHfName, hfShapeToGguf, hfToGgufName, permuteForGguf, unpermuteFromGguf } from './gguf/names.js';
-import { QK8_0 } from './gguf/quant.js';
-import type { GgufValue, GgufWriteType } from './gguf/types.js';
+import { readGguf, type GgufFile } from '../formats/gguf/reader.js';
+import { writeGguf, type GgufWriteTensor } from '../formats/gguf/writer.js';
+import { ggufToHfName, hfShapeToGguf, hfToGgufName, permuteForGguf, unpermuteFromGguf } from '../formats/gguf/names.js';
+import { QK8_0 } from '../formats/gguf/quant.js';
+import type { GgufValue, GgufWriteType } from '../formats/gguf/types.js';
 
 export type GgufExportType = 'f32' | 'f16' | 'q8_0';
 export const GGUF_EXPORT_TYPES: readonly GgufExportType[] = ['f32', 'f16', 'q8_0'];
