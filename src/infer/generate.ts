@@ -3,7 +3,7 @@
  * concurrent requests: every prompt joins one running batch and leaves it when it stops.
  */
 import { sequenceFeeds } from '../model/feeds.js';
-import { checkPrompt, Scheduler, type FinishReason, type Generation, type InferenceRuntime } from './scheduler.js';
+import { checkPrompt, Scheduler, type Generation, type InferenceRuntime } from './scheduler.js';
 import type { SamplingOptions } from './sampler.js';
 
 export type { FinishReason, Generation, InferenceRuntime } from './scheduler.js';

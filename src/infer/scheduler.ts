@@ -151,7 +151,8 @@ export class Scheduler {
       if (this.closed) throw new KolmError('the scheduler is closed');
       const prompt = checkPrompt(this.config, req, label);
       const limit = this.config.max_position_embeddings;
-      if (this.pending.length >= this.maxQueue && this.active.length + this.pending.length >= this.maxBatch) {
+      // Requests queued in this task that free rows will take are not waiting.
+      if (this.pending.length >= this.maxQueue + Math.max(0, this.maxBatch - this.active.length)) {
         throw new QueueFullError(`the queue is full (${this.pending.length} requests waiting, ${this.active.length} running)`);
       }
       const row: Row = {

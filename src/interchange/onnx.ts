@@ -11,9 +11,9 @@
  * multipliers) export too: the graph carries their semantics, and config.json says `llama` only so transformers.js
  * picks its decoder-only generation loop and cache layout.
  */
-import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { NDArray } from '../graph/ndarray.js';
 import { exportOnnx, type OnnxModel } from '../graph/onnx/export.js';
@@ -28,7 +28,7 @@ import { paramSpecs } from '../model/params.js';
 import { ropeFrequencies, ropeTables } from '../model/rope.js';
 import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
 import { parseTokenizerJson } from '../tokenizer/hf-format.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic, writeFolderAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 
 /** Symbolic dim names as optimum writes them; transformers.js sizes empty caches by the one named `batch_size`. */
@@ -148,24 +148,14 @@ export async function exportOnnxFolder(modelDir: string, outDir: string, opts: O
   if (c.bos_token_id != null) generation['bos_token_id'] ??= c.bos_token_id;
   if (c.pad_token_id != null) generation['pad_token_id'] ??= c.pad_token_id;
 
-  const parent = dirname(outDir);
-  await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(outDir)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  await mkdir(join(tmp, 'onnx'), { recursive: true });
-  try {
+  await writeFolderAtomic(outDir, async (tmp) => {
+    await mkdir(join(tmp, 'onnx'), { recursive: true });
     await writeFileAtomic(join(tmp, 'onnx', 'model.onnx'), onnx.bytes);
     if (onnx.externalData) await writeFileAtomic(join(tmp, 'onnx', onnx.externalData.location), onnx.externalData.bytes);
     await writeFileAtomic(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     await writeFileAtomic(join(tmp, 'generation_config.json'), JSON.stringify(generation, null, 2) + '\n');
     for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) await copyFile(join(modelDir, f), join(tmp, f));
-    const old = existsSync(outDir) ? `${tmp}.old` : undefined;
-    if (old) await rename(outDir, old);
-    await rename(tmp, outDir);
-    if (old) await rm(old, { recursive: true, force: true });
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  });
   return {
     dir: outDir,
     modelBytes: onnx.bytes.length,

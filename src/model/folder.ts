@@ -2,12 +2,12 @@
  * HF-layout model folders: config.json, generation_config.json, model.safetensors and the tokenizer files — the unit
  * every command takes (`--model DIR`) and that transformers, vLLM and kolm all load.
  */
-import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type StTensor } from '../formats/safetensors.js';
 import { KolmError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic, writeFolderAtomic } from '../util/atomic.js';
 import { validateConfig, type ModelConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
@@ -33,11 +33,7 @@ export interface SaveOptions {
 export async function saveModelFolder(dir: string, config: ModelConfig, weights: Weights, opts: SaveOptions = {}): Promise<void> {
   const missing = paramSpecs(config).filter((p) => !weights[p.name]).map((p) => p.name);
   if (missing.length) throw new KolmError(`saveModelFolder: missing parameters ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` (+${missing.length - 3})` : ''}`);
-  const parent = dirname(dir);
-  await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(dir)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  await mkdir(tmp, { recursive: true });
-  try {
+  await writeFolderAtomic(dir, async (tmp) => {
     await writeFileAtomic(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     const generation = {
       bos_token_id: config.bos_token_id ?? undefined,
@@ -55,14 +51,7 @@ export async function saveModelFolder(dir: string, config: ModelConfig, weights:
       for (const f of TOKENIZER_FILES) if (existsSync(join(opts.tokenizerDir, f))) await copyFile(join(opts.tokenizerDir, f), join(tmp, f));
     }
     for (const [name, content] of Object.entries(opts.extraFiles ?? {})) await writeFileAtomic(join(tmp, name), content);
-    const old = existsSync(dir) ? `${tmp}.old` : undefined;
-    if (old) await rename(dir, old);
-    await rename(tmp, dir);
-    if (old) await rm(old, { recursive: true, force: true });
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  });
 }
 
 function toStTensors(weights: Weights, names: string[]): Record<string, StTensor> {

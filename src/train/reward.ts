@@ -5,9 +5,9 @@
  * transformers loads it; `config.json` also carries `reward_normalization` {mean, std, clip}: the rewards' statistics
  * over the training pairs, used to normalise and clip rewards for PPO.
  */
-import { mkdir, rename, rm, copyFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { randn, rng } from '../graph/ndarray.js';
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { Dim } from '../graph/shape.js';
@@ -17,7 +17,7 @@ import { paramSpecs } from '../model/params.js';
 import type { ModelConfig } from '../model/config.js';
 import { Session, type FeedValue } from '../runtime/session.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic, writeFolderAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 import { chunks, scheduleFor, writeSummary, type ChatModel } from './align-common.js';
 import { declareBatch, declareNetwork, feedsFor, forward, logSigmoid, scoreAll, SCORE_WEIGHT, weightedMean } from './align-graphs.js';
@@ -124,23 +124,12 @@ export async function saveRewardModel(
     pad_token_id: opts.padTokenId ?? config.pad_token_id ?? 0,
   };
   if (opts.normalization) cfg['reward_normalization'] = opts.normalization;
-  const parent = dirname(dir);
-  await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(dir)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  await mkdir(tmp, { recursive: true });
-  try {
+  await writeFolderAtomic(dir, async (tmp) => {
     await writeFileAtomic(join(tmp, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
     await writeSafetensors(join(tmp, 'model.safetensors'), tensors, { metadata: { format: 'pt' } });
     if (opts.tokenizerDir) for (const f of TOKENIZER_FILES) if (existsSync(join(opts.tokenizerDir, f))) await copyFile(join(opts.tokenizerDir, f), join(tmp, f));
     for (const [name, content] of Object.entries(opts.extraFiles ?? {})) await writeFileAtomic(join(tmp, name), content);
-    const old = existsSync(dir) ? `${tmp}.old` : undefined;
-    if (old) await rename(dir, old);
-    await rename(tmp, dir);
-    if (old) await rm(old, { recursive: true, force: true });
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
+  });
 }
 
 /** Load a scalar-head folder, checking every tensor (name and shape) and the normalisation fields. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { grad } from '../../src/graph/autodiff.js';
 import { evaluate } from '../../src/graph/interpreter.js';
 import { ndarray, rng, type NDArray } from '../../src/graph/ndarray.js';
-import { Graph, type Tensor } from '../../src/graph/tensor.js';
+import type { Tensor } from '../../src/graph/tensor.js';
 import { Session, toNumbers } from '../../src/runtime/session.js';
 import { buildTinyDecoder, initTiny } from '../../src/demo/tiny-transformer.js';
 import { reverseBatch } from '../../src/demo/reverse-task.js';
