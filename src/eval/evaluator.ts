@@ -5,7 +5,7 @@
  */
 import { KolmError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
-import type { Backend, LoglikelihoodResult } from './backend.js';
+import type { Backend } from './backend.js';
 import type { GroupEntry, TaskEntry } from './config.js';
 import { buildFilter } from './filters.js';
 import type { FunctionContext } from './functions.js';

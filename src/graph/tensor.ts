@@ -1,7 +1,7 @@
 import { KolmError } from '../util/errors.js';
 import { ndarray, type DType, type NDArray } from './ndarray.js';
 import { opDef, type Attrs } from './registry.js';
-import { formatShape, type Dim, type Shape } from './shape.js';
+import { formatShape, type Dim } from './shape.js';
 import './ops/index.js';
 
 /** An error in how a graph was built: names the op, the shapes involved and the line that built it. */

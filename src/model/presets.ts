@@ -11,6 +11,8 @@ export interface Preset {
  * Small sizes this 2-core machine can train, the benchmark shape `s`, and the SEED-Text-0.5B shape for loading.
  * Vocabulary sizes are defaults: `kolm init --tokenizer DIR` replaces them with the tokenizer's.
  */
+const MICRO = { vocab_size: 16384, hidden_size: 256, intermediate_size: 704, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 4, max_position_embeddings: 2048 };
+
 export const PRESETS: Record<string, Preset> = {
   nano: {
     seq: 256,
@@ -20,7 +22,7 @@ export const PRESETS: Record<string, Preset> = {
   micro: {
     seq: 256,
     description: '≈8.6M parameters: 6 layers, hidden 256, 8/4 heads',
-    config: makeConfig({ vocab_size: 16384, hidden_size: 256, intermediate_size: 704, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 4, max_position_embeddings: 2048 }),
+    config: makeConfig(MICRO),
   },
   small: {
     seq: 512,
@@ -31,14 +33,14 @@ export const PRESETS: Record<string, Preset> = {
     seq: 256,
     description: 'micro with HyperCLOVAX Peri-LN and μP multipliers',
     config: makeConfig({
-      vocab_size: 16384, hidden_size: 256, intermediate_size: 704, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 4, max_position_embeddings: 2048,
+      ...MICRO,
       use_post_norm: true, embedding_multiplier: 10, attention_multiplier: 1 / 32, residual_multiplier: 1, logits_scaling: 0.125,
     }),
   },
   s: {
     seq: 256,
     description: 'benchmark shape: vocab 16384, hidden 256, 6 layers, 8/4 heads, SwiGLU 704, tied, seq 256',
-    config: makeConfig({ vocab_size: 16384, hidden_size: 256, intermediate_size: 704, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 4, max_position_embeddings: 2048 }),
+    config: makeConfig(MICRO),
   },
   'seed-0.5b': {
     seq: 4096,

@@ -4,12 +4,13 @@
  * scalar), `concatDynamic` (concatenation along an axis whose length is only known at run time, declared equal to
  * another tensor's) and `sliceDynamic` (a slice of such an axis whose length is declared the same way).
  */
-import { ndarray, stridesOf, type NDArray } from '../ndarray.js';
+import { ndarray, type NDArray } from '../ndarray.js';
 import { defineOp } from '../registry.js';
 import { formatShape, normalizeAxis, type Dim } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { OnnxBuilder } from '../onnx/builder.js';
-import { forEachIndex, sliceAlong } from './util.js';
+import { sliceAlong } from './util.js';
+import { concatValues } from './layout.js';
 
 /** ONNX: the length of `input`'s axis as a 0-d int64 tensor (Shape → Gather with a scalar index). */
 function lengthOf(b: OnnxBuilder, input: string, axis: number, output?: string): string {
@@ -86,27 +87,16 @@ defineOp({
     shape[axis] = like.shape[likeAxis]!;
     return { shape, dtype: first.dtype };
   },
-  evaluate: (all, attrs, shape) => concatValues(all.slice(0, -1), normalizeAxis(attrs['axis'] as number, shape.length), shape),
+  evaluate: (all, attrs, shape) => checkedConcat(all.slice(0, -1), normalizeAxis(attrs['axis'] as number, shape.length), shape),
   onnx: (b, node, ins, out) => b.node('Concat', ins.slice(0, -1), [out], { axis: normalizeAxis(node.attrs['axis'] as number, node.rank) }),
 });
 
-function concatValues(inputs: readonly NDArray[], axis: number, shape: readonly number[]): NDArray {
+function checkedConcat(inputs: readonly NDArray[], axis: number, shape: readonly number[]): NDArray {
   const total = inputs.reduce((n, x) => n + x.shape[axis]!, 0);
   if (total !== shape[axis]) {
     throw new Error(`concatDynamic: inputs add up to ${total} along axis ${axis}, but the length they should match is ${shape[axis]}`);
   }
-  const outStrides = stridesOf(shape);
-  const out = ndarray(inputs[0]!.dtype, shape);
-  let offset = 0;
-  for (const x of inputs) {
-    forEachIndex(x.shape, (index, flat) => {
-      let o = offset * outStrides[axis]!;
-      for (let i = 0; i < index.length; i++) o += index[i]! * outStrides[i]!;
-      out.data[o] = x.data[flat]!;
-    });
-    offset += x.shape[axis]!;
-  }
-  return out;
+  return concatValues(inputs, axis, shape);
 }
 
 /**

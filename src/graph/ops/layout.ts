@@ -1,4 +1,4 @@
-import { ndarray, size, stridesOf } from '../ndarray.js';
+import { ndarray, size, stridesOf, type NDArray } from '../ndarray.js';
 import { defineOp } from '../registry.js';
 import { broadcastShapes, formatShape, normalizeAxis, type Dim } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -205,21 +205,7 @@ defineOp({
     shape[axis] = total;
     return { shape, dtype: first.dtype };
   },
-  evaluate: (inputs, attrs, shape) => {
-    const axis = normalizeAxis(attrs['axis'] as number, shape.length);
-    const outStrides = stridesOf(shape);
-    const out = ndarray(inputs[0]!.dtype, shape);
-    let offset = 0;
-    for (const x of inputs) {
-      forEachIndex(x.shape, (index, flat) => {
-        let o = offset * outStrides[axis]!;
-        for (let i = 0; i < index.length; i++) o += index[i]! * outStrides[i]!;
-        out.data[o] = x.data[flat]!;
-      });
-      offset += x.shape[axis]!;
-    }
-    return out;
-  },
+  evaluate: (inputs, attrs, shape) => concatValues(inputs, normalizeAxis(attrs['axis'] as number, shape.length), shape),
   grad: (node, g) => {
     const axis = normalizeAxis(node.attrs['axis'] as number, node.rank);
     let offset = 0;
@@ -358,3 +344,19 @@ defineOp({
     });
   },
 });
+
+/** Inputs laid one after another along `axis` into an array of `shape`. */
+export function concatValues(inputs: readonly NDArray[], axis: number, shape: readonly number[]): NDArray {
+  const outStrides = stridesOf(shape);
+  const out = ndarray(inputs[0]!.dtype, shape);
+  let offset = 0;
+  for (const x of inputs) {
+    forEachIndex(x.shape, (index, flat) => {
+      let o = offset * outStrides[axis]!;
+      for (let i = 0; i < index.length; i++) o += index[i]! * outStrides[i]!;
+      out.data[o] = x.data[flat]!;
+    });
+    offset += x.shape[axis]!;
+  }
+  return out;
+}
