@@ -40,18 +40,7 @@ function headLayout(c: ModelConfig, cos: Tensor, sin: Tensor) {
  * [B, 1, T, T] is given (left padding, packed documents).
  */
 export function sequenceAttention(c: ModelConfig, inputs: RotaryInputs & { mask?: Tensor }): Attention {
-  const layout = headLayout(c, inputs.cos, inputs.sin);
-  const scale = inputs.scale ?? multipliers(c).attention;
-  const present: Attention['present'] = [];
-  return {
-    present,
-    attend(_layer, q, k, v) {
-      const key = layout.keys(k);
-      const value = layout.values(v);
-      present.push({ key, value });
-      return layout.merge(attention(layout.queries(q), key, value, { scale, causal: !inputs.mask, mask: inputs.mask }), q);
-    },
-  };
+  return overKeys(c, inputs, (_layer, key, value) => ({ key, value }));
 }
 
 /**
@@ -68,16 +57,27 @@ export function pastKeyValueAttention(
     totalLength: { like: Tensor; axis: number };
   },
 ): Attention {
+  return overKeys(c, inputs, (layer, key, value) => ({
+    key: concatDynamic([inputs.past[layer]!.key, key], 2, inputs.totalLength),
+    value: concatDynamic([inputs.past[layer]!.value, value], 2, inputs.totalLength),
+  }));
+}
+
+/** Attention of the rotated queries over the keys/values `keysFor` makes of this call's (which become `present`). */
+function overKeys(
+  c: ModelConfig,
+  inputs: RotaryInputs & { mask?: Tensor },
+  keysFor: (layer: number, key: Tensor, value: Tensor) => { key: Tensor; value: Tensor },
+): Attention {
   const layout = headLayout(c, inputs.cos, inputs.sin);
   const scale = inputs.scale ?? multipliers(c).attention;
   const present: Attention['present'] = [];
   return {
     present,
     attend(layer, q, k, v) {
-      const key = concatDynamic([inputs.past[layer]!.key, layout.keys(k)], 2, inputs.totalLength);
-      const value = concatDynamic([inputs.past[layer]!.value, layout.values(v)], 2, inputs.totalLength);
+      const { key, value } = keysFor(layer, layout.keys(k), layout.values(v));
       present.push({ key, value });
-      return layout.merge(attention(layout.queries(q), key, value, { scale, mask: inputs.mask }), q);
+      return layout.merge(attention(layout.queries(q), key, value, { scale, causal: !inputs.mask, mask: inputs.mask }), q);
     },
   };
 }
