@@ -171,7 +171,7 @@ export async function trainLoop<R extends object = LoopRecord>(spec: LoopSpec<R>
     const c = spec.checkpoint;
     if (out && c && (step === steps ? c.last : c.every > 0 && step % c.every === 0)) {
       const state: TrainerState = { step: trainer.step, tokens_seen: tokens, data: c.data?.() ?? null, run: c.run, history: stateHistory(history, c.fields) };
-      await saveCheckpoint(checkpointDir(out, trainer.step), c.config, trainer.snapshot(), state, c.tokenizer);
+      await saveCheckpoint(checkpointDir(out, step), c.config, trainer.snapshot(), state, c.tokenizer);
       await plot();
     }
   }

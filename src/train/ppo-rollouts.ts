@@ -6,15 +6,15 @@
  *   3. computes per-token rewards −β·(log π_old − log π_ref), plus the score on the last token, and GAE(γ, λ)
  *      advantages (whitened) and returns;
  *   4. queues `epochs` shuffled passes of minibatches over them.
+ * Also the verifiable exact-match reward.
  */
 import { rng } from '../graph/ndarray.js';
-import type { ModelConfig } from '../model/config.js';
-import type { Weights } from '../model/folder.js';
 import { generateIds, type InferenceRuntime } from '../infer/generate.js';
 import type { FeedValue } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
 import { LogprobScorer } from './logprobs.js';
 import type { MicroBatch } from './loop.js';
+import type { PpoCoreOptions } from './ppo.js';
 import { buildBatch, type TokenSequence } from './packing.js';
 import { SequenceScorer } from './reward.js';
 
@@ -31,24 +31,6 @@ export interface Rollout {
 /** Scores for finished rollouts (one number per rollout). */
 export type ScoreFn = (rollouts: readonly Rollout[]) => Promise<number[]>;
 
-export interface RolloutOptions {
-  config: ModelConfig;
-  padId: number;
-  /** The reference policy's weights. */
-  ref: Weights;
-  prompts: readonly { ids: number[]; meta: Record<string, unknown> }[];
-  score: ScoreFn;
-  stopTokenIds: readonly number[];
-  /** Per-token KL penalty coefficient β (default 0.04), discount γ (default 1) and GAE λ (default 0.95). */
-  klCoef?: number;
-  gamma?: number;
-  lam?: number;
-  temperature?: number;
-  missingEosPenalty?: number;
-  seed?: number;
-  threads?: number;
-}
-
 /** Rollouts per iteration, rows per minibatch, passes over each iteration's rollouts, row length, new tokens per answer. */
 export interface RolloutShape {
   rollouts: number;
@@ -56,15 +38,6 @@ export interface RolloutShape {
   epochs: number;
   seq: number;
   maxNew: number;
-}
-
-/** What an iteration's rollouts add to its record. */
-export interface RolloutStats {
-  score: number;
-  reward: number;
-  kl: number;
-  response_length: number;
-  eos_rate: number;
 }
 
 export type F32 = { shape: readonly number[]; data: Float32Array };
@@ -87,12 +60,12 @@ export function gae(rewards: readonly number[], values: readonly number[], gamma
 }
 
 /** The micro-batch source of a PPO run (`next`) and the statistics of its current rollouts. */
-export async function rolloutBuffer(o: RolloutOptions, shape: RolloutShape, runtime: InferenceRuntime, weights: () => Record<string, FeedValue>): Promise<{ next: () => Promise<MicroBatch>; stats: () => RolloutStats }> {
+export async function rolloutBuffer(o: PpoCoreOptions, shape: RolloutShape, runtime: InferenceRuntime, weights: () => Record<string, FeedValue>) {
   const c = o.config;
   const { rollouts: R, minibatch: B, seq: T } = shape;
   const beta = o.klCoef ?? 0.04;
   const seed = o.seed ?? 0;
-  const refFeeds = Object.fromEntries(Object.entries(o.ref).map(([k, v]) => [k, asF32(v)]));
+  const refFeeds = Object.fromEntries(Object.entries(o.ref ?? o.policy).map(([k, v]) => [k, asF32(v)]));
   const logprobs = await LogprobScorer.create(c, o.padId, { threads: o.threads });
   const valueScorer = await SequenceScorer.create(c, o.padId, { threads: o.threads, prefix: VALUE_PREFIX });
   const random = rng(seed);
@@ -138,7 +111,7 @@ export async function rolloutBuffer(o: RolloutOptions, shape: RolloutShape, runt
     const allAdv = perSeq.flatMap((p) => p.advantages);
     const mean = allAdv.reduce((a, b) => a + b, 0) / Math.max(allAdv.length, 1);
     const std = Math.sqrt(allAdv.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(allAdv.length - 1, 1)) || 1;
-    const stats: RolloutStats = {
+    const stats = {
       score: avg(scores),
       reward: avg(perSeq.map((p, i) => adjusted[i]! - beta * p.kl.reduce((a, b) => a + b, 0))),
       kl: avg(perSeq.map((p) => p.kl.reduce((a, b) => a + b, 0))),
@@ -180,6 +153,17 @@ export async function rolloutBuffer(o: RolloutOptions, shape: RolloutShape, runt
   return { next, stats: () => current.stats };
 }
 
+/** The PPO trainer's parameters split into the policy's and the value network's (without their prefix). */
+export function splitValue(params: Record<string, F32>): { policy: Record<string, F32>; value: Record<string, F32> } {
+  const policy: Record<string, F32> = {};
+  const value: Record<string, F32> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (k.startsWith(VALUE_PREFIX)) value[k.slice(VALUE_PREFIX.length)] = v;
+    else policy[k] = v;
+  }
+  return { policy, value };
+}
+
 export function avg(xs: readonly number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
 }
@@ -191,4 +175,20 @@ function shuffled(n: number, random: () => number): number[] {
     [a[i], a[j]] = [a[j]!, a[i]!];
   }
   return a;
+}
+
+/** The last number in a text (digits with optional sign, thousands separators and decimals), or undefined. */
+export function lastNumber(text: string): number | undefined {
+  const matches = text.match(/-?\d[\d,]*(?:\.\d+)?/g);
+  if (!matches) return undefined;
+  const v = Number(matches[matches.length - 1]!.replace(/,/g, ''));
+  return Number.isFinite(v) ? v : undefined;
+}
+
+/** Verifiable reward: 1 when the answer's last number equals the record's `answer`, else 0. */
+export function exactMatchReward(text: string, meta: Record<string, unknown>): number {
+  const expected = typeof meta['answer'] === 'number' ? meta['answer'] : typeof meta['answer'] === 'string' ? lastNumber(meta['answer']) : undefined;
+  if (expected === undefined) throw new KolmError(`exact-match reward: prompt ${String(meta['where'] ?? '')} has no numeric 'answer' field`);
+  const got = lastNumber(text);
+  return got !== undefined && Math.abs(got - expected) < 1e-9 ? 1 : 0;
 }

@@ -15,13 +15,13 @@ import { encodePrompt, readPromptFile, type PromptExample } from './chat-data.js
 import { createTrainer, trainLoop } from './loop.js';
 import { lossChartSvg } from './plot.js';
 import { policyRuntime } from './policy-runtime.js';
-import { asF32, avg, rolloutBuffer, VALUE_PREFIX, type F32, type ScoreFn } from './ppo-rollouts.js';
+import { asF32, avg, exactMatchReward, rolloutBuffer, splitValue, VALUE_PREFIX, type F32, type ScoreFn } from './ppo-rollouts.js';
 import { RewardModel, loadRewardModel, saveRewardModel, scoreModelSpecs } from './reward.js';
 import { scheduleFor, type OptimOptions } from './schedule.js';
 import type { TrainModel } from './step.js';
 import { Graph } from '../graph/tensor.js';
 
-export { gae, VALUE_PREFIX, type Rollout, type ScoreFn } from './ppo-rollouts.js';
+export { exactMatchReward, gae, lastNumber, VALUE_PREFIX, type Rollout, type ScoreFn } from './ppo-rollouts.js';
 
 export interface PpoHyper {
   /** Per-token KL penalty coefficient β (default 0.04). */
@@ -100,7 +100,7 @@ export interface PpoCoreOptions extends PpoHyper, OptimOptions {
   evalEvery?: number;
   onIteration?: (r: PpoRecord) => void;
   /** Writes the final policy and value network (after the last iteration). */
-  save?: (policy: PpoCoreResult['policy'], value: PpoCoreResult['value']) => Promise<void>;
+  save?: (trained: { policy: Record<string, F32>; value: Record<string, F32> }) => Promise<void>;
 }
 
 export interface PpoRecord {
@@ -154,20 +154,11 @@ export async function ppoCore(o: PpoCoreOptions): Promise<PpoCoreResult> {
   }
   const trainer = await createTrainer(() => buildPpoGraph(c, B, T, o), { step: 0, params: initial }, o);
   const runtime = await policyRuntime(c, () => trainer.parameterFeeds(), { threads: o.threads });
-  const rollouts = await rolloutBuffer({ ...o, ref: o.ref ?? o.policy }, { rollouts: R, minibatch: B, epochs, seq: T, maxNew }, runtime, () => trainer.parameterFeeds());
+  const rollouts = await rolloutBuffer(o, { rollouts: R, minibatch: B, epochs, seq: T, maxNew }, runtime, () => trainer.parameterFeeds());
   const evalScore = async () => {
     const prompts = o.evalPrompts!;
     const out = await generateIds(runtime, prompts.map((p) => p.ids), { maxNewTokens: maxNew, stopTokenIds: o.stopTokenIds, temperature: 0 });
     return avg(await o.score(out.map((g, i) => ({ prompt: prompts[i]!.ids, response: g.ids, finishReason: g.finishReason, meta: prompts[i]!.meta }))));
-  };
-  const split = (params: Record<string, F32>) => {
-    const policy: PpoCoreResult['policy'] = {};
-    const value: PpoCoreResult['value'] = {};
-    for (const [k, v] of Object.entries(params)) {
-      if (k.startsWith(VALUE_PREFIX)) value[k.slice(VALUE_PREFIX.length)] = v;
-      else policy[k] = v;
-    }
-    return { policy, value };
   };
 
   const updates = epochs * (R / B);
@@ -188,15 +179,12 @@ export async function ppoCore(o: PpoCoreOptions): Promise<PpoCoreResult> {
     evalBefore: 'log',
     index: 'iteration',
     chart: { file: 'ppo.svg', svg: ppoChart },
-    final: o.save && ((snapshot) => {
-      const { policy, value } = split(snapshot.params as Record<string, F32>);
-      return o.save!(policy, value);
-    }),
+    final: o.save && ((snapshot) => o.save!(splitValue(snapshot.params as Record<string, F32>))),
     quiet: o.quiet,
     onRecord: o.onIteration,
   });
   const evalAfter = o.evalEvery ? history.at(-1)?.eval_score : o.evalPrompts?.length ? await evalScore() : undefined;
-  return { ...split(trainer.snapshot().params as Record<string, F32>), history, evalBefore: before?.['eval_score'], evalAfter };
+  return { ...splitValue(trainer.snapshot().params as Record<string, F32>), history, evalBefore: before?.['eval_score'], evalAfter };
 }
 
 function ppoChart(history: readonly PpoRecord[]): string {
@@ -208,22 +196,6 @@ function ppoChart(history: readonly PpoRecord[]): string {
     ],
     'kolm ppo',
   );
-}
-
-/** The last number in a text (digits with optional sign, thousands separators and decimals), or undefined. */
-export function lastNumber(text: string): number | undefined {
-  const matches = text.match(/-?\d[\d,]*(?:\.\d+)?/g);
-  if (!matches) return undefined;
-  const v = Number(matches[matches.length - 1]!.replace(/,/g, ''));
-  return Number.isFinite(v) ? v : undefined;
-}
-
-/** Verifiable reward: 1 when the answer's last number equals the record's `answer`, else 0. */
-export function exactMatchReward(text: string, meta: Record<string, unknown>): number {
-  const expected = typeof meta['answer'] === 'number' ? meta['answer'] : typeof meta['answer'] === 'string' ? lastNumber(meta['answer']) : undefined;
-  if (expected === undefined) throw new KolmError(`exact-match reward: prompt ${String(meta['where'] ?? '')} has no numeric 'answer' field`);
-  const got = lastNumber(text);
-  return got !== undefined && Math.abs(got - expected) < 1e-9 ? 1 : 0;
 }
 
 export interface PpoOptions extends PpoHyper, OptimOptions {
@@ -318,7 +290,7 @@ export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: P
     score,
     stopTokenIds: stops,
     out: o.out,
-    save: async (policy, value) => {
+    save: async ({ policy, value }) => {
       await savePolicy(modelDir, m, policy);
       await saveRewardModel(join(o.out, 'value'), m.config, value, { tokenizerDir: m.dir, padTokenId: m.padId });
     },

@@ -1,6 +1,7 @@
 /**
- * Pretraining: next-token prediction over token shards with the whole-step ORT trainer, warmup + decay schedule,
- * gradient accumulation, periodic validation, atomic checkpoints that resume exactly, JSONL metrics and a loss plot.
+ * Pretraining: next-token prediction over token shards with the whole-step ORT trainer, driven by the training loop
+ * (loop.ts): warmup + decay schedule, gradient accumulation, periodic validation, atomic checkpoints that resume
+ * exactly (with the data loader's position), JSONL metrics and a loss plot.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
