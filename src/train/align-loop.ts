@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { KolmError } from '../util/errors.js';
-import { loadChatModel, positiveInt, savePolicy, type ChatModel } from './align-common.js';
+import { loadChatModel, positiveInt, savePolicy, writeSummary, type ChatModel } from './align-common.js';
 import { trainLoop, type LoopRecord, type MicroBatch } from './loop.js';
 import type { PackPlan } from './packing.js';
 import { scheduleFor, type OptimOptions } from './schedule.js';
@@ -102,13 +102,16 @@ export interface AlignObjective {
   plotMetrics?: string[];
   /** Writes OUT/model; default: the policy with its tokenizer. */
   final?: (snapshot: Required<OptimizerState>) => Promise<void>;
+  /** OUT/summary.json from the records. */
+  summary: (history: LoopRecord[]) => Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 /**
  * An alignment run's loop: warmup (default 10% of steps up to 50) and cosine decay, evaluation before the first step
- * and every `evalEvery` steps (default: five times a run), policy checkpoints every `saveEvery` steps, OUT/model.
+ * and every `evalEvery` steps (default: five times a run), policy checkpoints every `saveEvery` steps, OUT/model and
+ * OUT/summary.json.
  */
-export async function alignLoop(o: AlignRunOptions & { saveEvery?: number; onNonFinite?: 'skip' | 'stop' }, a: AlignObjective): Promise<LoopRecord[]> {
+export async function alignLoop(o: AlignRunOptions & { saveEvery?: number; onNonFinite?: 'skip' | 'stop' }, a: AlignObjective): Promise<AlignRunResult> {
   const { m, steps } = a;
   const { history } = await trainLoop({
     name: a.name,
@@ -127,5 +130,7 @@ export async function alignLoop(o: AlignRunOptions & { saveEvery?: number; onNon
     quiet: o.quiet,
     onRecord: o.onStep,
   });
-  return history;
+  const summary = await a.summary(history);
+  await writeSummary(o.out, summary);
+  return { modelDir: join(o.out, 'model'), history, summary };
 }

@@ -4,13 +4,11 @@
  * with summed completion log-probs as TRL computes them, optional label smoothing (conservative DPO), reference
  * log-probs precomputed once in ONNX Runtime, and the whole update in one ORT call per step.
  */
-import { join } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
 import type { ModelConfig } from '../model/config.js';
 import { loadModelFolder } from '../model/folder.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
-import { writeSummary } from './align-common.js';
 import { forward, logSigmoid, startGraph, tokenLogProbs, validMask, weightedMean } from './align-graphs.js';
 import { alignLoop, batchPairs, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodePreference, nextTokenLabels, readPreferenceFile, type PreferenceExample } from './chat-data.js';
@@ -175,14 +173,13 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
   }
 
   const run = { batch: P, seq: T, accumulation, seed, beta, rpoAlpha: o.rpoAlpha ?? 0, data: o.data };
-  const history = await alignLoop(o, { name: 'dpo', m, trainer, steps, next, lr: 1e-5, evaluate, run, plotMetrics: ['accuracy'] });
-  const modelDir = join(o.out, 'model');
-  const summary = {
-    command: 'dpo', model: o.model, ref: o.ref ?? o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: validCount, steps, batch_pairs: P, seq: T,
-    beta, label_smoothing: o.labelSmoothing ?? 0, rpo_alpha: o.rpoAlpha ?? 0,
-    val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
-    val_logp_accuracy_before: history[0]?.['val_logp_accuracy'] ?? null, val_logp_accuracy_after: history.at(-1)?.['val_logp_accuracy'] ?? null,
-  };
-  await writeSummary(o.out, summary);
-  return { modelDir, history, summary };
+  return alignLoop(o, {
+    name: 'dpo', m, trainer, steps, next, lr: 1e-5, evaluate, run, plotMetrics: ['accuracy'],
+    summary: (history) => ({
+      command: 'dpo', model: o.model, ref: o.ref ?? o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: validCount, steps, batch_pairs: P, seq: T,
+      beta, label_smoothing: o.labelSmoothing ?? 0, rpo_alpha: o.rpoAlpha ?? 0,
+      val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
+      val_logp_accuracy_before: history[0]?.['val_logp_accuracy'] ?? null, val_logp_accuracy_after: history.at(-1)?.['val_logp_accuracy'] ?? null,
+    }),
+  });
 }

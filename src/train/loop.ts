@@ -91,19 +91,13 @@ export interface LoopSpec<R extends object = LoopRecord> {
   onRecord?: (r: R) => void;
 }
 
-export interface LoopResult<R> {
-  /** The records (with a resumed run's earlier ones first). */
-  history: R[];
-  /** Held-out values before the first step (evalBefore). */
-  before?: Record<string, number>;
-}
-
 /** The whole-step trainer of a run: AdamW with the run's weight decay (default `weightDecay`) and gradient clip (default 1). */
 export function createTrainer(build: () => TrainModel, initial: OptimizerState, o: OptimOptions & { threads?: number; accumulation?: number }, weightDecay = 0): Promise<TrainStep> {
   return TrainStep.create({ build, accumulation: o.accumulation, optimizer: { weightDecay: o.weightDecay ?? weightDecay, maxGradNorm: o.clip ?? 1 }, session: { threads: o.threads } }, initial);
 }
 
-export async function trainLoop<R extends object = LoopRecord>(spec: LoopSpec<R>): Promise<LoopResult<R>> {
+/** Runs `spec` to its last step: the records (after a resumed run's earlier ones) and the held-out values before the first step. */
+export async function trainLoop<R extends object = LoopRecord>(spec: LoopSpec<R>): Promise<{ history: R[]; before?: Record<string, number> }> {
   const { trainer, steps, out } = spec;
   const group = spec.group ?? 1;
   const metrics = out ? new MetricsLog(join(out, 'metrics.jsonl')) : undefined;

@@ -31,15 +31,6 @@ export interface Rollout {
 /** Scores for finished rollouts (one number per rollout). */
 export type ScoreFn = (rollouts: readonly Rollout[]) => Promise<number[]>;
 
-/** Rollouts per iteration, rows per minibatch, passes over each iteration's rollouts, row length, new tokens per answer. */
-export interface RolloutShape {
-  rollouts: number;
-  minibatch: number;
-  epochs: number;
-  seq: number;
-  maxNew: number;
-}
-
 export type F32 = { shape: readonly number[]; data: Float32Array };
 export const asF32 = (v: { shape: readonly number[]; data: ArrayLike<number> }): F32 => ({ shape: v.shape, data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data) });
 const f32 = (shape: number[], data: Float32Array) => ({ dtype: 'float32' as const, shape, data });
@@ -59,8 +50,11 @@ export function gae(rewards: readonly number[], values: readonly number[], gamma
   return { advantages, returns: advantages.map((a, t) => a + values[t]!) };
 }
 
-/** The micro-batch source of a PPO run (`next`) and the statistics of its current rollouts. */
-export async function rolloutBuffer(o: PpoCoreOptions, shape: RolloutShape, runtime: InferenceRuntime, weights: () => Record<string, FeedValue>) {
+/**
+ * The micro-batch source of a PPO run (`next`) and the statistics of its current rollouts. `shape`: rollouts per
+ * iteration, rows per minibatch, passes over each iteration's rollouts, row length, new tokens per answer.
+ */
+export async function rolloutBuffer(o: PpoCoreOptions, shape: { rollouts: number; minibatch: number; epochs: number; seq: number; maxNew: number }, runtime: InferenceRuntime, weights: () => Record<string, FeedValue>) {
   const c = o.config;
   const { rollouts: R, minibatch: B, seq: T } = shape;
   const beta = o.klCoef ?? 0.04;

@@ -198,7 +198,8 @@ function ppoChart(history: readonly PpoRecord[]): string {
   );
 }
 
-export interface PpoOptions extends PpoHyper, OptimOptions {
+/** The text-level run: folders and files instead of weights and token ids (the rest as in PpoCoreOptions). */
+export interface PpoOptions extends Omit<PpoCoreOptions, 'config' | 'padId' | 'policy' | 'ref' | 'value' | 'prompts' | 'score' | 'stopTokenIds' | 'evalPrompts' | 'save'> {
   /** The SFT policy (also the reference unless `ref` is given). */
   model: string;
   ref?: string;
@@ -210,19 +211,7 @@ export interface PpoOptions extends PpoHyper, OptimOptions {
   prompts: string[];
   evalPrompts?: string;
   out: string;
-  iterations: number;
-  rolloutBatch?: number;
-  minibatch?: number;
-  ppoEpochs?: number;
-  maxNewTokens?: number;
   maxPromptTokens?: number;
-  temperature?: number;
-  missingEosPenalty?: number;
-  seed?: number;
-  threads?: number;
-  evalEvery?: number;
-  quiet?: boolean;
-  onIteration?: (r: PpoRecord) => void;
 }
 
 export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: PpoRecord[]; summary: Record<string, unknown> }> {
@@ -289,7 +278,6 @@ export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: P
     evalPrompts,
     score,
     stopTokenIds: stops,
-    out: o.out,
     save: async ({ policy, value }) => {
       await savePolicy(modelDir, m, policy);
       await saveRewardModel(join(o.out, 'value'), m.config, value, { tokenizerDir: m.dir, padTokenId: m.padId });

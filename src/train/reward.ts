@@ -19,7 +19,7 @@ import { Session, type FeedValue } from '../runtime/session.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
-import { chunks, writeSummary, type ChatModel } from './align-common.js';
+import { chunks, type ChatModel } from './align-common.js';
 import { declareBatch, declareNetwork, feedsFor, forward, logSigmoid, scoreAll, SCORE_WEIGHT, weightedMean } from './align-graphs.js';
 import { alignLoop, batchPairs, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodePreference, readPreferenceFile, rewardSequence, type PreferenceExample } from './chat-data.js';
@@ -294,9 +294,8 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
   let valid: EncodedPairs | undefined;
   if (o.valid) valid = encodeRewardPairs(m.tokenizer, await readPreferenceFile(o.valid), T);
 
-  const modelDir = join(o.out, 'model');
   const saved: { normalization?: RewardNormalization } = {};
-  const history = await alignLoop(o, {
+  return alignLoop(o, {
     name: 'rm', m, trainer, steps, next, lr: 1e-4, evaluate: valid ? () => accuracyOf(valid!) : undefined, plotMetrics: ['accuracy'],
     final: async (snapshot) => {
       // Normalisation statistics over the training pairs' rewards (both sides).
@@ -304,17 +303,14 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
       const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
       const std = Math.sqrt(rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, rewards.length - 1)) || 1;
       saved.normalization = { mean, std, clip: o.rewardClip ?? 5 };
-      await saveRewardModel(modelDir, m.config, snapshot.params, { tokenizerDir: m.dir, normalization: saved.normalization, padTokenId: m.padId });
+      await saveRewardModel(join(o.out, 'model'), m.config, snapshot.params, { tokenizerDir: m.dir, normalization: saved.normalization, padTokenId: m.padId });
     },
+    summary: async (history) => ({
+      command: 'rm', model: o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: valid?.chosen.length ?? 0, steps, batch_pairs: P, seq: T,
+      train_accuracy: (await accuracyOf(train)).accuracy, val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
+      val_margin_after: history.at(-1)?.['val_margin'] ?? null, reward_normalization: saved.normalization,
+    }),
   });
-  const trainAcc = await accuracyOf(train);
-  const summary = {
-    command: 'rm', model: o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: valid?.chosen.length ?? 0, steps, batch_pairs: P, seq: T,
-    train_accuracy: trainAcc.accuracy, val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
-    val_margin_after: history.at(-1)?.['val_margin'] ?? null, reward_normalization: saved.normalization,
-  };
-  await writeSummary(o.out, summary);
-  return { modelDir, history, summary };
 }
 
 /** A loaded reward model ready to score conversations: raw and normalised rewards. */

@@ -8,14 +8,12 @@ import type { ModelConfig } from '../model/config.js';
 import { Session } from '../runtime/session.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
-import { writeSummary } from './align-common.js';
 import { forward, startGraph, tokenLogProbs, validMask } from './align-graphs.js';
 import { alignLoop, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodeChat, nextTokenLabels, readChatFile, type ChatExample } from './chat-data.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
 import { createTrainer } from './loop.js';
 import type { TrainModel } from './step.js';
-import { join } from 'node:path';
 
 export interface SftGraph extends TrainModel {
   /** log p of each trained label, [B, T] (0 elsewhere). */
@@ -112,14 +110,13 @@ export async function sft(o: SftOptions): Promise<SftResult> {
   }
 
   const run = { batch: B, seq: T, accumulation, seed, data: o.data };
-  const history = await alignLoop(o, { name: 'sft', m, trainer, steps, next, lr: 3e-4, evaluate, run });
-  const modelDir = join(o.out, 'model');
-  const summary = {
-    command: 'sft', model: o.model, data: o.data, valid: o.valid ?? null, conversations: examples.length, valid_conversations: validCount,
-    truncated: train.truncated, dropped: train.dropped, target_tokens: train.targets, steps, batch: B, seq: T, accumulation, fill: first.fill,
-    first_loss: history.find((h) => Number.isFinite(h.loss))?.loss ?? null, last_loss: history.at(-1)?.loss ?? null,
-    val_loss_before: history[0]?.['val_loss'] ?? null, val_loss_after: history.at(-1)?.['val_loss'] ?? null,
-  };
-  await writeSummary(o.out, summary);
-  return { modelDir, history, summary };
+  return alignLoop(o, {
+    name: 'sft', m, trainer, steps, next, lr: 3e-4, evaluate, run,
+    summary: (history) => ({
+      command: 'sft', model: o.model, data: o.data, valid: o.valid ?? null, conversations: examples.length, valid_conversations: validCount,
+      truncated: train.truncated, dropped: train.dropped, target_tokens: train.targets, steps, batch: B, seq: T, accumulation, fill: first.fill,
+      first_loss: history.find((h) => Number.isFinite(h.loss))?.loss ?? null, last_loss: history.at(-1)?.loss ?? null,
+      val_loss_before: history[0]?.['val_loss'] ?? null, val_loss_after: history.at(-1)?.['val_loss'] ?? null,
+    }),
+  });
 }
