@@ -107,6 +107,11 @@ export function toOrt(value: FeedValue, dtype: DType, name = 'value'): ort.Tenso
   return new ort.Tensor('bool', Uint8Array.from(data as ArrayLike<number>, (v) => (v ? 1 : 0)), dims);
 }
 
+/** A float32 tensor of zeros (optimizer moments, gradient accumulators). */
+export function zeros(shape: readonly number[]): ort.Tensor {
+  return toOrt({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }, 'float32');
+}
+
 /** An ORT result as plain numbers (for comparisons and small outputs). */
 export function toNumbers(t: ort.Tensor): Float64Array {
   const data = t.data as ArrayLike<number | bigint>;

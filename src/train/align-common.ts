@@ -7,10 +7,6 @@ import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 import { END_OF_TURN_TOKENS } from './chat-data.js';
-import { saveCheckpoint } from './checkpoint.js';
-import type { LoopRecord } from './align-loop.js';
-import type { Schedule } from './schedule.js';
-import type { OptimizerState } from './step.js';
 
 export interface ChatModel {
   dir: string;
@@ -51,25 +47,6 @@ export async function savePolicy(dir: string, m: ChatModel, params: Weights, ext
     generationConfig: { eos_token_id: endTokenIds(m.tokenizer, m.config), pad_token_id: m.padId },
     extraFiles,
   });
-}
-
-/** Checkpoint writer for a causal-LM policy (HF folder + optimizer moments + trainer state). */
-export function policyCheckpoint(m: ChatModel, run: Record<string, unknown>) {
-  return (dir: string, snapshot: Required<OptimizerState>, history: LoopRecord[]) =>
-    saveCheckpoint(dir, { ...m.config, pad_token_id: m.padId }, snapshot, { step: snapshot.step, tokens_seen: history.at(-1)?.tokens ?? 0, data: null, run, history: history.map((h) => ({ step: h.step, loss: h.loss })) }, m.dir);
-}
-
-export interface OptimOptions {
-  lr?: number;
-  warmup?: number;
-  decay?: Schedule['decay'];
-  minLrRatio?: number;
-  weightDecay?: number;
-  clip?: number;
-}
-
-export function scheduleFor(o: OptimOptions, steps: number, defaultLr: number): Schedule {
-  return { lr: o.lr ?? defaultLr, warmup: o.warmup ?? Math.min(50, Math.ceil(steps / 10)), total: steps, decay: o.decay ?? 'cosine', minRatio: o.minLrRatio ?? 0.1 };
 }
 
 export function positiveInt(name: string, v: number | undefined, dflt: number): number {

@@ -48,6 +48,17 @@ export async function latestCheckpoint(out: string): Promise<string | undefined>
   return undefined;
 }
 
+/** The newest checkpoint under `out` (undefined if none), refused when it was trained with other `run` options. */
+export async function resumeCheckpoint(out: string, run: Record<string, unknown>): Promise<(Awaited<ReturnType<typeof loadCheckpoint>> & { dir: string }) | undefined> {
+  const dir = await latestCheckpoint(out);
+  if (!dir) return undefined;
+  const ck = await loadCheckpoint(dir);
+  for (const [k, v] of Object.entries(run)) {
+    if (JSON.stringify(ck.state.run[k]) !== JSON.stringify(v)) throw new KolmError(`--resume: ${dir} was trained with ${k}=${JSON.stringify(ck.state.run[k])}, this run asks ${JSON.stringify(v)}`);
+  }
+  return { ...ck, dir };
+}
+
 export async function loadCheckpoint(dir: string): Promise<{ config: ModelConfig; optimizer: OptimizerState; state: TrainerState }> {
   const model = await loadModelFolder(dir);
   const statePath = join(dir, STATE_FILE);

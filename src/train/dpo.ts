@@ -4,17 +4,16 @@
  * with summed completion log-probs as TRL computes them, optional label smoothing (conservative DPO), reference
  * log-probs precomputed once in ONNX Runtime, and the whole update in one ORT call per step.
  */
-import { join } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
 import type { ModelConfig } from '../model/config.js';
 import { loadModelFolder } from '../model/folder.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
-import { policyCheckpoint, savePolicy, scheduleFor, writeSummary } from './align-common.js';
 import { forward, logSigmoid, startGraph, tokenLogProbs, validMask, weightedMean } from './align-graphs.js';
-import { alignTrainer, batchPairs, epochSteps, startRun, trainLoop, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
+import { alignLoop, batchPairs, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodePreference, nextTokenLabels, readPreferenceFile, type PreferenceExample } from './chat-data.js';
 import { LogprobScorer } from './logprobs.js';
+import { createTrainer } from './loop.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
 import type { TrainModel } from './step.js';
 
@@ -130,7 +129,7 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
 
   const pairLengths = train.chosen.map((c, i) => Math.max(c.ids.length, train.rejected[i]!.ids.length));
   const plan = (epoch: number) => planBatches(pairLengths, { seq: T, rows: P, seed: seed + epoch, pack: false });
-  const { first, steps, nextStep } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
+  const { first, steps, next } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
     const { pairs, real } = batchPairs(batch, P);
     const rows = [...pairs.map((i) => [train.chosen[i]!]), ...pairs.map((i) => [train.rejected[i]!])];
     const { rows: _r, ...feeds } = buildBatch(m.config, rows, T, m.padId);
@@ -141,7 +140,7 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
   });
   if (!o.quiet) console.error(`dpo: ${first.batches.length} batches of ${P} pairs per epoch; ${steps} steps; beta ${beta}${o.rpoAlpha ? `; rpo alpha ${o.rpoAlpha}` : ''}`);
 
-  const trainer = await alignTrainer(() => buildDpoGraph(m.config, P, T, o), { step: 0, params: m.weights }, { ...o, accumulation });
+  const trainer = await createTrainer(() => buildDpoGraph(m.config, P, T, o), { step: 0, params: m.weights }, { ...o, accumulation });
 
   let evaluate: (() => Promise<Record<string, number>>) | undefined;
   let validCount = 0;
@@ -174,29 +173,13 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
   }
 
   const run = { batch: P, seq: T, accumulation, seed, beta, rpoAlpha: o.rpoAlpha ?? 0, data: o.data };
-  const history = await trainLoop({
-    name: 'dpo',
-    out: o.out,
-    trainer,
-    steps,
-    schedule: scheduleFor(o, steps, 1e-5),
-    nextStep,
-    evaluate,
-    evalEvery: o.evalEvery,
-    saveEvery: o.saveEvery,
-    checkpoint: policyCheckpoint(m, run),
-    quiet: o.quiet,
-    onStep: o.onStep,
-    plotMetrics: ['accuracy'],
+  return alignLoop(o, {
+    name: 'dpo', m, trainer, steps, next, lr: 1e-5, evaluate, run, plotMetrics: ['accuracy'],
+    summary: (history) => ({
+      command: 'dpo', model: o.model, ref: o.ref ?? o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: validCount, steps, batch_pairs: P, seq: T,
+      beta, label_smoothing: o.labelSmoothing ?? 0, rpo_alpha: o.rpoAlpha ?? 0,
+      val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
+      val_logp_accuracy_before: history[0]?.['val_logp_accuracy'] ?? null, val_logp_accuracy_after: history.at(-1)?.['val_logp_accuracy'] ?? null,
+    }),
   });
-  const modelDir = join(o.out, 'model');
-  await savePolicy(modelDir, m, trainer.snapshot().params);
-  const summary = {
-    command: 'dpo', model: o.model, ref: o.ref ?? o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: validCount, steps, batch_pairs: P, seq: T,
-    beta, label_smoothing: o.labelSmoothing ?? 0, rpo_alpha: o.rpoAlpha ?? 0,
-    val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
-    val_logp_accuracy_before: history[0]?.['val_logp_accuracy'] ?? null, val_logp_accuracy_after: history.at(-1)?.['val_logp_accuracy'] ?? null,
-  };
-  await writeSummary(o.out, summary);
-  return { modelDir, history, summary };
 }

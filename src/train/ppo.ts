@@ -1,36 +1,27 @@
 /**
  * PPO for a chat policy (Ouyang et al. 2022; HyperCLOVA X uses KL coefficient 0.04 to the SFT policy and a value
- * network initialised from the reward model). Each iteration:
- *   1. rollouts: the current policy samples answers to a batch of prompts (KV-cache generation on its live weights);
- *   2. scoring: old-policy and reference log-probs of every answer token, values from the value network, and a
- *      sequence score — the reward model's (normalised and clipped) or a verifiable function's;
- *   3. per-token rewards −β·(log π_old − log π_ref), plus the score on the last token; GAE(γ, λ) advantages
- *      (whitened) and returns;
- *   4. several epochs of minibatch updates of the clipped policy loss and the clipped value loss, policy and value
- *      networks in one graph (value parameters under the `value.` prefix), one ORT call per update.
+ * network initialised from the reward model). Each iteration makes rollouts from the live policy and scores them
+ * (ppo-rollouts.ts), then runs several epochs of minibatch updates of the clipped policy loss and the clipped value
+ * loss, policy and value networks in one graph (value parameters under the `value.` prefix), one ORT call per update.
  */
 import { join } from 'node:path';
-import { rng } from '../graph/ndarray.js';
 import type { ModelConfig } from '../model/config.js';
 import { loadModelFolder, type Weights } from '../model/folder.js';
 import { generateIds } from '../infer/generate.js';
-import { toOrt, type FeedValue, type ort } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
-import { MetricsLog, Progress } from '../util/progress.js';
-import { writeFileAtomic } from '../util/atomic.js';
-import { endTokenIds, loadChatModel, positiveInt, savePolicy, writeSummary, type OptimOptions } from './align-common.js';
+import { endTokenIds, loadChatModel, positiveInt, savePolicy, writeSummary } from './align-common.js';
 import { declareBatch, declareNetwork, forward, SCORE_WEIGHT, scoreAll, tokenLogProbs, validMask, weightedMean } from './align-graphs.js';
 import { encodePrompt, readPromptFile, type PromptExample } from './chat-data.js';
-import { LogprobScorer } from './logprobs.js';
-import { buildBatch, type TokenSequence } from './packing.js';
+import { createTrainer, trainLoop } from './loop.js';
 import { lossChartSvg } from './plot.js';
 import { policyRuntime } from './policy-runtime.js';
-import { RewardModel, SequenceScorer, loadRewardModel, saveRewardModel, scoreModelSpecs } from './reward.js';
-import { learningRate } from './schedule.js';
-import { TrainStep, type TrainModel } from './step.js';
+import { asF32, avg, exactMatchReward, rolloutBuffer, splitValue, VALUE_PREFIX, type F32, type ScoreFn } from './ppo-rollouts.js';
+import { RewardModel, loadRewardModel, saveRewardModel, scoreModelSpecs } from './reward.js';
+import { scheduleFor, type OptimOptions } from './schedule.js';
+import type { TrainModel } from './step.js';
 import { Graph } from '../graph/tensor.js';
 
-export const VALUE_PREFIX = 'value.';
+export { exactMatchReward, gae, lastNumber, VALUE_PREFIX, type Rollout, type ScoreFn } from './ppo-rollouts.js';
 
 export interface PpoHyper {
   /** Per-token KL penalty coefficient β (default 0.04). */
@@ -80,31 +71,6 @@ export function buildPpoGraph(c: ModelConfig, batch: number, seq: number, h: Ppo
   };
 }
 
-/** GAE over one sequence's action positions (rewards and values per action, in order). */
-export function gae(rewards: readonly number[], values: readonly number[], gamma: number, lam: number): { advantages: number[]; returns: number[] } {
-  const n = rewards.length;
-  const advantages = new Array<number>(n).fill(0);
-  let next = 0;
-  let nextValue = 0;
-  for (let t = n - 1; t >= 0; t--) {
-    const delta = rewards[t]! + gamma * nextValue - values[t]!;
-    next = delta + gamma * lam * next;
-    advantages[t] = next;
-    nextValue = values[t]!;
-  }
-  return { advantages, returns: advantages.map((a, t) => a + values[t]!) };
-}
-
-export interface Rollout {
-  prompt: number[];
-  response: number[];
-  finishReason: string;
-  meta: Record<string, unknown>;
-}
-
-/** Scores for finished rollouts (one number per rollout). */
-export type ScoreFn = (rollouts: readonly Rollout[]) => Promise<number[]>;
-
 export interface PpoCoreOptions extends PpoHyper, OptimOptions {
   config: ModelConfig;
   padId: number;
@@ -133,6 +99,8 @@ export interface PpoCoreOptions extends PpoHyper, OptimOptions {
   evalPrompts?: readonly { ids: number[]; meta: Record<string, unknown> }[];
   evalEvery?: number;
   onIteration?: (r: PpoRecord) => void;
+  /** Writes the final policy and value network (after the last iteration). */
+  save?: (trained: { policy: Record<string, F32>; value: Record<string, F32> }) => Promise<void>;
 }
 
 export interface PpoRecord {
@@ -153,16 +121,18 @@ export interface PpoRecord {
 }
 
 export interface PpoCoreResult {
-  policy: Record<string, { shape: readonly number[]; data: Float32Array }>;
-  value: Record<string, { shape: readonly number[]; data: Float32Array }>;
+  policy: Record<string, F32>;
+  value: Record<string, F32>;
   history: PpoRecord[];
   evalBefore?: number;
   evalAfter?: number;
 }
 
-const f32 = (shape: number[], data: Float32Array) => ({ dtype: 'float32' as const, shape, data });
-
-/** The PPO loop over token ids (tokenizer-free: the text-level `ppo` and the tests drive it). */
+/**
+ * PPO over token ids (tokenizer-free: the text-level `ppo` and the tests drive it), through the training loop: one
+ * record per iteration of `ppoEpochs × rolloutBatch / minibatch` updates; new rollouts are made whenever the
+ * previous ones' minibatches are used up.
+ */
 export async function ppoCore(o: PpoCoreOptions): Promise<PpoCoreResult> {
   const c = o.config;
   const R = positiveInt('rolloutBatch', o.rolloutBatch, 16);
@@ -170,163 +140,51 @@ export async function ppoCore(o: PpoCoreOptions): Promise<PpoCoreResult> {
   if (R % B !== 0) throw new KolmError(`rollout batch ${R} must be a multiple of the minibatch ${B}`);
   const epochs = positiveInt('ppoEpochs', o.ppoEpochs, 4);
   const maxNew = positiveInt('maxNewTokens', o.maxNewTokens, 64);
-  const beta = o.klCoef ?? 0.04;
-  const gamma = o.gamma ?? 1;
-  const lam = o.lam ?? 0.95;
-  const seed = o.seed ?? 0;
   if (!o.prompts.length) throw new KolmError('ppo: no prompts');
   const maxPrompt = Math.max(...o.prompts.map((p) => p.ids.length), ...(o.evalPrompts ?? []).map((p) => p.ids.length));
   const T = maxPrompt + maxNew;
   if (T > c.max_position_embeddings) throw new KolmError(`ppo: prompts of ${maxPrompt} tokens + ${maxNew} new tokens exceed max_position_embeddings ${c.max_position_embeddings}`);
 
-  const asF32 = (v: { shape: readonly number[]; data: ArrayLike<number> }) => ({ shape: v.shape, data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data) });
-  const initial: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+  const initial: Record<string, F32> = {};
   for (const [k, v] of Object.entries(o.policy)) initial[k] = asF32(v);
   for (const s of scoreModelSpecs(c)) {
     const v = o.value[s.name];
     if (!v) throw new KolmError(`ppo: value network is missing '${s.name}'`);
     initial[VALUE_PREFIX + s.name] = asF32(v);
   }
-  const updatesPerIteration = epochs * (R / B);
-  const totalUpdates = o.iterations * updatesPerIteration;
-  const schedule = { lr: o.lr ?? 1e-5, warmup: o.warmup ?? 0, total: totalUpdates, decay: o.decay ?? 'constant', minRatio: o.minLrRatio ?? 0.1 } as const;
-  const trainer = await TrainStep.create(
-    { build: () => buildPpoGraph(c, B, T, o), optimizer: { weightDecay: o.weightDecay ?? 0, maxGradNorm: o.clip ?? 1 }, session: { threads: o.threads } },
-    { step: 0, params: initial },
-  );
-  const refSource = o.ref ?? o.policy;
-  const refFeeds: Record<string, ort.Tensor> = {};
-  for (const [k, v] of Object.entries(refSource)) refFeeds[k] = toOrt({ shape: v.shape, data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data) }, 'float32', k);
-  const logprobs = await LogprobScorer.create(c, o.padId, { threads: o.threads });
-  const valueScorer = await SequenceScorer.create(c, o.padId, { threads: o.threads, prefix: VALUE_PREFIX });
+  const trainer = await createTrainer(() => buildPpoGraph(c, B, T, o), { step: 0, params: initial }, o);
   const runtime = await policyRuntime(c, () => trainer.parameterFeeds(), { threads: o.threads });
-  const metrics = o.out ? new MetricsLog(join(o.out, 'metrics.jsonl')) : undefined;
-  const progress = new Progress('ppo', o.iterations, 'iterations', !o.quiet);
-  const history: PpoRecord[] = [];
-
-  const evaluate = async (): Promise<number | undefined> => {
-    if (!o.evalPrompts?.length) return undefined;
-    const out = await generateIds(runtime, o.evalPrompts.map((p) => p.ids), { maxNewTokens: maxNew, stopTokenIds: o.stopTokenIds, temperature: 0 });
-    const scores = await o.score(out.map((g, i) => ({ prompt: o.evalPrompts![i]!.ids, response: g.ids, finishReason: g.finishReason, meta: o.evalPrompts![i]!.meta })));
-    return scores.reduce((a, b) => a + b, 0) / scores.length;
+  const rollouts = await rolloutBuffer(o, { rollouts: R, minibatch: B, epochs, seq: T, maxNew }, runtime, () => trainer.parameterFeeds());
+  const evalScore = async () => {
+    const prompts = o.evalPrompts!;
+    const out = await generateIds(runtime, prompts.map((p) => p.ids), { maxNewTokens: maxNew, stopTokenIds: o.stopTokenIds, temperature: 0 });
+    return avg(await o.score(out.map((g, i) => ({ prompt: prompts[i]!.ids, response: g.ids, finishReason: g.finishReason, meta: prompts[i]!.meta }))));
   };
-  const evalBefore = await evaluate();
-  if (evalBefore !== undefined) metrics?.write({ iteration: 0, eval_score: evalBefore });
 
-  const random = rng(seed);
-  let order: number[] = [];
-  let update = 0;
-  for (let it = 1; it <= o.iterations; it++) {
-    // 1. Rollouts.
-    const picked: number[] = [];
-    while (picked.length < R) {
-      if (!order.length) order = shuffled(o.prompts.length, random);
-      picked.push(order.pop()!);
-    }
-    const prompts = picked.map((i) => o.prompts[i]!);
-    const gens = await generateIds(runtime, prompts.map((p) => p.ids), { maxNewTokens: maxNew, stopTokenIds: o.stopTokenIds, temperature: o.temperature ?? 1, seed: seed * 100_003 + it * R });
-    const rollouts: Rollout[] = gens.map((g, i) => ({ prompt: prompts[i]!.ids, response: g.ids, finishReason: g.finishReason, meta: prompts[i]!.meta }));
-    const seqs: TokenSequence[] = rollouts.map((r) => {
-      const ids = [...r.prompt, ...r.response];
-      return { ids, labels: ids.map((_, t) => (t >= r.prompt.length - 1 && t + 1 < ids.length ? ids[t + 1]! : -100)) };
-    });
-
-    // 2. Scoring.
-    const scores = await o.score(rollouts);
-    if (scores.length !== R || scores.some((s) => !Number.isFinite(s))) throw new KolmError(`ppo: the score function returned ${scores.length} values for ${R} rollouts (all must be finite)`);
-    const adjusted = scores.map((s, i) => (rollouts[i]!.finishReason === 'length' && o.missingEosPenalty ? s + o.missingEosPenalty : s));
-    const feeds = trainer.parameterFeeds();
-    const oldLogps = await logprobs.tokenLogps(seqs, feeds);
-    const refLogps = await logprobs.tokenLogps(seqs, refFeeds);
-    const values = await valueScorer.values(seqs.map((s) => s.ids), feeds);
-
-    // 3. Rewards, advantages, returns (per action position t: the state before response token t+1).
-    const perSeq = seqs.map((s, i) => {
-      const start = rollouts[i]!.prompt.length - 1;
-      const n = rollouts[i]!.response.length;
-      const pos = Array.from({ length: n }, (_, k) => start + k);
-      const kl = pos.map((t) => oldLogps[i]![t]! - refLogps[i]![t]!);
-      const rewards = kl.map((k) => -beta * k);
-      if (n) rewards[n - 1]! += adjusted[i]!;
-      const v = pos.map((t) => values[i]![t]!);
-      return { pos, kl, v, ...gae(rewards, v, gamma, lam) };
-    });
-    const allAdv = perSeq.flatMap((p) => p.advantages);
-    const mean = allAdv.reduce((a, b) => a + b, 0) / Math.max(allAdv.length, 1);
-    const std = Math.sqrt(allAdv.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(allAdv.length - 1, 1)) || 1;
-
-    // 4. Updates.
-    const sums = { loss: 0, pg_loss: 0, vf_loss: 0, clipfrac: 0, approx_kl: 0 };
-    let lr = 0;
-    for (let e = 0; e < epochs; e++) {
-      const perm = shuffled(R, random);
-      for (let mb = 0; mb < R; mb += B) {
-        const idx = perm.slice(mb, mb + B);
-        const { rows: _r, ...batch } = buildBatch(c, idx.map((i) => [seqs[i]!]), T, o.padId);
-        const old = new Float32Array(B * T);
-        const adv = new Float32Array(B * T);
-        const ret = new Float32Array(B * T);
-        const oldV = new Float32Array(B * T);
-        idx.forEach((i, b) => {
-          const p = perSeq[i]!;
-          p.pos.forEach((t, k) => {
-            old[b * T + t] = oldLogps[i]![t]!;
-            adv[b * T + t] = (p.advantages[k]! - mean) / std;
-            ret[b * T + t] = p.returns[k]!;
-            oldV[b * T + t] = p.v[k]!;
-          });
-        });
-        lr = learningRate(schedule, update++);
-        const res = await trainer.run([{ ...batch, old_logps: f32([B, T], old), advantages: f32([B, T], adv), returns: f32([B, T], ret), old_values: f32([B, T], oldV) } as Record<string, FeedValue>], lr);
-        sums.loss += res.loss;
-        for (const k of ['pg_loss', 'vf_loss', 'clipfrac', 'approx_kl'] as const) sums[k] += res.metrics[k] ?? 0;
-      }
-    }
-    const nUpdates = epochs * (R / B);
-    const record: PpoRecord = {
-      iteration: it,
-      score: avg(scores),
-      reward: avg(perSeq.map((p, i) => adjusted[i]! - beta * p.kl.reduce((a, b) => a + b, 0))),
-      kl: avg(perSeq.map((p) => p.kl.reduce((a, b) => a + b, 0))),
-      response_length: avg(rollouts.map((r) => r.response.length)),
-      eos_rate: rollouts.filter((r) => r.finishReason === 'stop').length / R,
-      lr,
-      loss: sums.loss / nUpdates,
-      pg_loss: sums.pg_loss / nUpdates,
-      vf_loss: sums.vf_loss / nUpdates,
-      clipfrac: sums.clipfrac / nUpdates,
-      approx_kl: sums.approx_kl / nUpdates,
-    };
-    if (o.evalEvery && (it % o.evalEvery === 0 || it === o.iterations)) record.eval_score = await evaluate();
-    history.push(record);
-    metrics?.write({ ...record });
-    o.onIteration?.(record);
-    progress.tick(1, `score ${record.score.toFixed(3)} kl ${record.kl.toFixed(3)} len ${record.response_length.toFixed(1)}${record.eval_score !== undefined ? ` eval ${record.eval_score.toFixed(3)}` : ''}`);
-  }
-  progress.finish();
-  const evalAfter = o.evalEvery ? history.at(-1)?.eval_score : await evaluate();
-  const snap = trainer.snapshot().params;
-  const policy: PpoCoreResult['policy'] = {};
-  const value: PpoCoreResult['value'] = {};
-  for (const [k, v] of Object.entries(snap) as [string, { shape: readonly number[]; data: Float32Array }][]) {
-    if (k.startsWith(VALUE_PREFIX)) value[k.slice(VALUE_PREFIX.length)] = v;
-    else policy[k] = v;
-  }
-  if (o.out) await writeFileAtomic(join(o.out, 'ppo.svg'), ppoChart(history));
-  return { policy, value, history, evalBefore, evalAfter };
-}
-
-function avg(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
-}
-
-function shuffled(n: number, random: () => number): number[] {
-  const a = [...Array(n).keys()];
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
+  const updates = epochs * (R / B);
+  const { history, before } = await trainLoop<PpoRecord>({
+    name: 'ppo',
+    out: o.out,
+    trainer,
+    steps: o.iterations * updates,
+    group: updates,
+    unit: 'iterations',
+    schedule: scheduleFor(o, o.iterations * updates, { lr: 1e-5, warmup: 0, decay: 'constant' }),
+    next: () => rollouts.next(),
+    record: (r) => ({ iteration: r.step, ...rollouts.stats(), lr: r.lr, loss: r.loss, pg_loss: r['pg_loss'] as number, vf_loss: r['vf_loss'] as number, clipfrac: r['clipfrac'] as number, approx_kl: r['approx_kl'] as number }),
+    describe: (r) => `score ${r.score.toFixed(3)} kl ${r.kl.toFixed(3)} len ${r.response_length.toFixed(1)}${r.eval_score !== undefined ? ` eval ${r.eval_score.toFixed(3)}` : ''}`,
+    evaluate: o.evalPrompts?.length ? async () => ({ eval_score: await evalScore() }) : undefined,
+    evalPrefix: '',
+    evalEvery: o.evalEvery || undefined,
+    evalBefore: 'log',
+    index: 'iteration',
+    chart: { file: 'ppo.svg', svg: ppoChart },
+    final: o.save && ((snapshot) => o.save!(splitValue(snapshot.params as Record<string, F32>))),
+    quiet: o.quiet,
+    onRecord: o.onIteration,
+  });
+  const evalAfter = o.evalEvery ? history.at(-1)?.eval_score : o.evalPrompts?.length ? await evalScore() : undefined;
+  return { ...splitValue(trainer.snapshot().params as Record<string, F32>), history, evalBefore: before?.['eval_score'], evalAfter };
 }
 
 function ppoChart(history: readonly PpoRecord[]): string {
@@ -340,23 +198,8 @@ function ppoChart(history: readonly PpoRecord[]): string {
   );
 }
 
-/** The last number in a text (digits with optional sign, thousands separators and decimals), or undefined. */
-export function lastNumber(text: string): number | undefined {
-  const matches = text.match(/-?\d[\d,]*(?:\.\d+)?/g);
-  if (!matches) return undefined;
-  const v = Number(matches[matches.length - 1]!.replace(/,/g, ''));
-  return Number.isFinite(v) ? v : undefined;
-}
-
-/** Verifiable reward: 1 when the answer's last number equals the record's `answer`, else 0. */
-export function exactMatchReward(text: string, meta: Record<string, unknown>): number {
-  const expected = typeof meta['answer'] === 'number' ? meta['answer'] : typeof meta['answer'] === 'string' ? lastNumber(meta['answer']) : undefined;
-  if (expected === undefined) throw new KolmError(`exact-match reward: prompt ${String(meta['where'] ?? '')} has no numeric 'answer' field`);
-  const got = lastNumber(text);
-  return got !== undefined && Math.abs(got - expected) < 1e-9 ? 1 : 0;
-}
-
-export interface PpoOptions extends PpoHyper, OptimOptions {
+/** The text-level run: folders and files instead of weights and token ids (the rest as in PpoCoreOptions). */
+export interface PpoOptions extends Omit<PpoCoreOptions, 'config' | 'padId' | 'policy' | 'ref' | 'value' | 'prompts' | 'score' | 'stopTokenIds' | 'evalPrompts' | 'save'> {
   /** The SFT policy (also the reference unless `ref` is given). */
   model: string;
   ref?: string;
@@ -368,19 +211,7 @@ export interface PpoOptions extends PpoHyper, OptimOptions {
   prompts: string[];
   evalPrompts?: string;
   out: string;
-  iterations: number;
-  rolloutBatch?: number;
-  minibatch?: number;
-  ppoEpochs?: number;
-  maxNewTokens?: number;
   maxPromptTokens?: number;
-  temperature?: number;
-  missingEosPenalty?: number;
-  seed?: number;
-  threads?: number;
-  evalEvery?: number;
-  quiet?: boolean;
-  onIteration?: (r: PpoRecord) => void;
 }
 
 export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: PpoRecord[]; summary: Record<string, unknown> }> {
@@ -434,6 +265,7 @@ export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: P
     const raw = await rm!.score(seqs);
     return Array.from(raw, (x) => rm!.normalize(x));
   };
+  const modelDir = join(o.out, 'model');
   if (!o.quiet) console.error(`ppo: ${prompts.length} prompts (${cut} cut to ${maxPromptTokens} tokens); reward ${o.rewardModel ?? o.reward}; value from ${valueDir ?? 'the policy (zero head)'}; KL coefficient ${o.klCoef ?? 0.04}`);
   const result = await ppoCore({
     ...o,
@@ -446,11 +278,11 @@ export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: P
     evalPrompts,
     score,
     stopTokenIds: stops,
-    out: o.out,
+    save: async ({ policy, value }) => {
+      await savePolicy(modelDir, m, policy);
+      await saveRewardModel(join(o.out, 'value'), m.config, value, { tokenizerDir: m.dir, padTokenId: m.padId });
+    },
   });
-  const modelDir = join(o.out, 'model');
-  await savePolicy(modelDir, m, result.policy);
-  await saveRewardModel(join(o.out, 'value'), m.config, result.value, { tokenizerDir: m.dir, padTokenId: m.padId });
   const h = result.history;
   const summary = {
     command: 'ppo', model: o.model, reward: o.rewardModel ?? o.reward, prompts: prompts.length, iterations: o.iterations, kl_coef: o.klCoef ?? 0.04,

@@ -19,10 +19,11 @@ import { Session, type FeedValue } from '../runtime/session.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic, writeFolderAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
-import { chunks, scheduleFor, writeSummary, type ChatModel } from './align-common.js';
+import { chunks, type ChatModel } from './align-common.js';
 import { declareBatch, declareNetwork, feedsFor, forward, logSigmoid, scoreAll, SCORE_WEIGHT, weightedMean } from './align-graphs.js';
-import { alignTrainer, batchPairs, epochSteps, startRun, trainLoop, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
+import { alignLoop, batchPairs, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodePreference, readPreferenceFile, rewardSequence, type PreferenceExample } from './chat-data.js';
+import { createTrainer } from './loop.js';
 import { buildBatch, planBatches } from './packing.js';
 import type { OptimizerState, TrainModel } from './step.js';
 
@@ -252,7 +253,7 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
   const train = encodeRewardPairs(m.tokenizer, examples, T);
   const pairLengths = train.chosen.map((c, i) => Math.max(c.length, train.rejected[i]!.length));
   const plan = (epoch: number) => planBatches(pairLengths, { seq: T, rows: P, seed: seed + epoch, pack: false });
-  const { first, steps, nextStep } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
+  const { first, steps, next } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
     const { pairs, real } = batchPairs(batch, P);
     const rows = [...pairs.map((i) => train.chosen[i]!), ...pairs.map((i) => train.rejected[i]!)];
     const { rows: _r, labels: _l, ...feeds } = buildBatch(m.config, rows.map((ids) => [{ ids, labels: ids.map(() => -100) }]), T, m.padId);
@@ -265,7 +266,7 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
   if (!o.quiet) console.error(`rm: ${examples.length} pairs (${train.truncated} sequences cut to ${T} tokens); ${first.batches.length} batches of ${P} pairs per epoch; ${steps} steps`);
 
   const initial: OptimizerState = { step: 0, params: rewardInit(m, seed) };
-  const trainer = await alignTrainer(() => buildRewardGraph(m.config, P, T, { centerCoefficient: o.centerCoefficient }), initial, { ...o, accumulation });
+  const trainer = await createTrainer(() => buildRewardGraph(m.config, P, T, { centerCoefficient: o.centerCoefficient }), initial, { ...o, accumulation });
   const scorer = await SequenceScorer.create(m.config, m.padId, { threads: o.threads });
   const accuracyOf = async (set: EncodedPairs): Promise<{ accuracy: number; margin: number }> => {
     const weights = trainer.parameterFeeds();
@@ -282,38 +283,23 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
   let valid: EncodedPairs | undefined;
   if (o.valid) valid = encodeRewardPairs(m.tokenizer, await readPreferenceFile(o.valid), T);
 
-  const history = await trainLoop({
-    name: 'rm',
-    out: o.out,
-    trainer,
-    steps,
-    schedule: scheduleFor(o, steps, 1e-4),
-    nextStep,
-    evaluate: valid ? () => accuracyOf(valid!) : undefined,
-    evalEvery: o.evalEvery,
-    quiet: o.quiet,
-    onStep: o.onStep,
-    plotMetrics: ['accuracy'],
+  const saved: { normalization?: RewardNormalization } = {};
+  return alignLoop(o, {
+    name: 'rm', m, trainer, steps, next, lr: 1e-4, evaluate: valid ? () => accuracyOf(valid!) : undefined, plotMetrics: ['accuracy'],
+    final: async (snapshot) => {
+      // Normalisation statistics over the training pairs' rewards (both sides).
+      const rewards = await scorer.rewards([...train.chosen, ...train.rejected], trainer.parameterFeeds());
+      const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
+      const std = Math.sqrt(rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, rewards.length - 1)) || 1;
+      saved.normalization = { mean, std, clip: o.rewardClip ?? 5 };
+      await saveRewardModel(join(o.out, 'model'), m.config, snapshot.params, { tokenizerDir: m.dir, normalization: saved.normalization, padTokenId: m.padId });
+    },
+    summary: async (history) => ({
+      command: 'rm', model: o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: valid?.chosen.length ?? 0, steps, batch_pairs: P, seq: T,
+      train_accuracy: (await accuracyOf(train)).accuracy, val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
+      val_margin_after: history.at(-1)?.['val_margin'] ?? null, reward_normalization: saved.normalization,
+    }),
   });
-
-  // Normalisation statistics over the training pairs' rewards (both sides).
-  const final = trainer.snapshot().params;
-  const weights = trainer.parameterFeeds();
-  const sample = [...train.chosen, ...train.rejected];
-  const rewards = await scorer.rewards(sample, weights);
-  const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
-  const std = Math.sqrt(rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, rewards.length - 1)) || 1;
-  const normalization: RewardNormalization = { mean, std, clip: o.rewardClip ?? 5 };
-  const trainAcc = await accuracyOf(train);
-  const modelDir = join(o.out, 'model');
-  await saveRewardModel(modelDir, m.config, final, { tokenizerDir: m.dir, normalization, padTokenId: m.padId });
-  const summary = {
-    command: 'rm', model: o.model, data: o.data, valid: o.valid ?? null, pairs: examples.length, valid_pairs: valid?.chosen.length ?? 0, steps, batch_pairs: P, seq: T,
-    train_accuracy: trainAcc.accuracy, val_accuracy_before: history[0]?.['val_accuracy'] ?? null, val_accuracy_after: history.at(-1)?.['val_accuracy'] ?? null,
-    val_margin_after: history.at(-1)?.['val_margin'] ?? null, reward_normalization: normalization,
-  };
-  await writeSummary(o.out, summary);
-  return { modelDir, history, summary };
 }
 
 /** A loaded reward model ready to score conversations: raw and normalised rewards. */

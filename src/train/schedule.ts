@@ -8,6 +8,21 @@ export interface Schedule {
   minRatio?: number;
 }
 
+/** The optimizer options every training command takes (`--lr`, `--warmup`, `--decay`, `--min-lr-ratio`, `--weight-decay`, `--clip`). */
+export interface OptimOptions {
+  lr?: number;
+  warmup?: number;
+  decay?: Schedule['decay'];
+  minLrRatio?: number;
+  weightDecay?: number;
+  clip?: number;
+}
+
+/** The schedule of a run of `total` steps: the options given, else the objective's defaults (decay default cosine). */
+export function scheduleFor(o: OptimOptions, total: number, defaults: { lr: number; warmup: number; decay?: Schedule['decay'] }): Schedule {
+  return { lr: o.lr ?? defaults.lr, warmup: o.warmup ?? defaults.warmup, total, decay: o.decay ?? defaults.decay ?? 'cosine', minRatio: o.minLrRatio ?? 0.1 };
+}
+
 export function learningRate(s: Schedule, step: number): number {
   if (step < s.warmup) return (s.lr * (step + 1)) / s.warmup;
   if (s.decay === 'constant') return s.lr;

@@ -8,13 +8,12 @@ import type { ModelConfig } from '../model/config.js';
 import { Session } from '../runtime/session.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
-import { policyCheckpoint, savePolicy, scheduleFor, writeSummary } from './align-common.js';
 import { forward, startGraph, tokenLogProbs, validMask } from './align-graphs.js';
-import { alignTrainer, epochSteps, startRun, trainLoop, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
+import { alignLoop, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
 import { encodeChat, nextTokenLabels, readChatFile, type ChatExample } from './chat-data.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
+import { createTrainer } from './loop.js';
 import type { TrainModel } from './step.js';
-import { join } from 'node:path';
 
 export interface SftGraph extends TrainModel {
   /** log p of each trained label, [B, T] (0 elsewhere). */
@@ -77,7 +76,7 @@ export async function sft(o: SftOptions): Promise<SftResult> {
   if (!train.sequences.length) throw new KolmError(`${o.data.join(', ')}: no conversation has an assistant token to train on`);
   const lengths = train.sequences.map((s) => s.ids.length);
   const plan = (epoch: number) => planBatches(lengths, { seq: T, rows: B, seed: seed + epoch, pack: o.pack ?? true });
-  const { first, steps, nextStep } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
+  const { first, steps, next } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
     const rows = batch.map((row) => row.map((i) => train.sequences[i]!));
     const { rows: _layout, ...feeds } = buildBatch(m.config, rows, T, m.padId);
     return { feeds, tokens: rows.flat().reduce((n, s) => n + s.labels.filter((l) => l !== -100).length, 0) };
@@ -87,7 +86,7 @@ export async function sft(o: SftOptions): Promise<SftResult> {
       `${first.batches.length} batches of ${B}×${T} per epoch (${(first.fill * 100).toFixed(0)}% filled); ${steps} steps`);
   }
 
-  const trainer = await alignTrainer(() => buildSftGraph(m.config, B, T), { step: 0, params: m.weights }, { ...o, accumulation });
+  const trainer = await createTrainer(() => buildSftGraph(m.config, B, T), { step: 0, params: m.weights }, { ...o, accumulation });
 
   let evaluate: (() => Promise<Record<string, number>>) | undefined;
   let validCount = 0;
@@ -111,29 +110,13 @@ export async function sft(o: SftOptions): Promise<SftResult> {
   }
 
   const run = { batch: B, seq: T, accumulation, seed, data: o.data };
-  const history = await trainLoop({
-    name: 'sft',
-    out: o.out,
-    trainer,
-    steps,
-    schedule: scheduleFor(o, steps, 3e-4),
-    nextStep,
-    evaluate,
-    evalEvery: o.evalEvery,
-    saveEvery: o.saveEvery,
-    checkpoint: policyCheckpoint(m, run),
-    onNonFinite: o.onNonFinite,
-    quiet: o.quiet,
-    onStep: o.onStep,
+  return alignLoop(o, {
+    name: 'sft', m, trainer, steps, next, lr: 3e-4, evaluate, run,
+    summary: (history) => ({
+      command: 'sft', model: o.model, data: o.data, valid: o.valid ?? null, conversations: examples.length, valid_conversations: validCount,
+      truncated: train.truncated, dropped: train.dropped, target_tokens: train.targets, steps, batch: B, seq: T, accumulation, fill: first.fill,
+      first_loss: history.find((h) => Number.isFinite(h.loss))?.loss ?? null, last_loss: history.at(-1)?.loss ?? null,
+      val_loss_before: history[0]?.['val_loss'] ?? null, val_loss_after: history.at(-1)?.['val_loss'] ?? null,
+    }),
   });
-  const modelDir = join(o.out, 'model');
-  const summary = {
-    command: 'sft', model: o.model, data: o.data, valid: o.valid ?? null, conversations: examples.length, valid_conversations: validCount,
-    truncated: train.truncated, dropped: train.dropped, target_tokens: train.targets, steps, batch: B, seq: T, accumulation, fill: first.fill,
-    first_loss: history.find((h) => Number.isFinite(h.loss))?.loss ?? null, last_loss: history.at(-1)?.loss ?? null,
-    val_loss_before: history[0]?.['val_loss'] ?? null, val_loss_after: history.at(-1)?.['val_loss'] ?? null,
-  };
-  await savePolicy(modelDir, m, trainer.snapshot().params);
-  await writeSummary(o.out, summary);
-  return { modelDir, history, summary };
 }

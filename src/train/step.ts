@@ -1,7 +1,7 @@
 import { grad } from '../graph/autodiff.js';
 import type { NDArray } from '../graph/ndarray.js';
 import type { Graph, Tensor } from '../graph/tensor.js';
-import { Session, toOrt, ort, type FeedValue, type SessionOptions } from '../runtime/session.js';
+import { Session, toOrt, zeros, type FeedValue, type ort, type SessionOptions } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
 import { buildAdamW, stateNames, type AdamWOptions, type TrainableParam } from './adamw.js';
 
@@ -53,7 +53,8 @@ export class TrainStep {
     private readonly update: Session,
     private readonly accumulate: Session | undefined,
     private readonly names: string[],
-    private readonly accumulation: number,
+    /** Micro-batches per optimizer step. */
+    readonly accumulation: number,
     private readonly beta1: number,
     private readonly beta2: number,
     private state: Record<string, ort.Tensor>,
@@ -93,7 +94,6 @@ export class TrainStep {
     }
 
     const state: Record<string, ort.Tensor> = {};
-    const zeros = (shape: readonly number[]) => new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), [...shape]);
     for (const p of model.params) {
       const value = initial.params[p.name];
       if (!value) throw new KolmError(`TrainStep: no initial value for parameter '${p.name}'`);
@@ -117,7 +117,7 @@ export class TrainStep {
     };
     let acc: Record<string, ort.Tensor> = {};
     if (this.accumulate) {
-      for (const name of this.names) acc[accName(name)] = new ort.Tensor('float32', new Float32Array(this.state[name]!.size), this.state[name]!.dims);
+      for (const name of this.names) acc[accName(name)] = zeros(this.state[name]!.dims);
       for (const batch of microBatches.slice(0, -1)) {
         const feeds: Record<string, FeedValue> = { ...batch, ...acc };
         for (const name of this.names) feeds[name] = this.state[name]!;

@@ -3,7 +3,7 @@ import { TokenLoader } from '../data/loader.js';
 import type { Split } from '../data/shards.js';
 import type { RopeScaling } from '../model/config.js';
 import { loadModelFolder } from '../model/folder.js';
-import { Session } from '../runtime/session.js';
+import { Session, type FeedValue } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
 import { buildLmGraph, windowsToBatch } from './lm.js';
 
@@ -28,13 +28,18 @@ export async function validationLoss(o: ValidateOptions): Promise<{ loss: number
   if (loader.index.vocabSize > config.vocab_size) throw new KolmError(`${o.data}: shards use ${loader.index.vocabSize} tokens, the model has ${config.vocab_size}`);
   try {
     const session = await Session.create({ loss: buildLmGraph(config, batch, o.seq).loss }, { graphName: 'validation', threads: o.threads });
-    let sum = 0;
-    for (let i = 0; i < batches; i++) {
-      const out = await session.run({ ...weights, ...windowsToBatch(loader.nextBatch(), batch, o.seq) });
-      sum += (out['loss']!.data as Float32Array)[0]!;
-    }
-    return { loss: sum / batches, tokens: batches * batch * o.seq };
+    return { loss: await meanLoss(session, weights, loader, batches), tokens: batches * batch * o.seq };
   } finally {
     loader.close();
   }
+}
+
+/** Mean of a `loss` graph over the loader's next `batches` batches, with `weights` fed alongside. */
+export async function meanLoss(session: Session, weights: Record<string, FeedValue>, loader: TokenLoader, batches: number): Promise<number> {
+  let sum = 0;
+  for (let i = 0; i < batches; i++) {
+    const out = await session.run({ ...weights, ...windowsToBatch(loader.nextBatch(), loader.batchSize, loader.seqLen) });
+    sum += (out['loss']!.data as Float32Array)[0]!;
+  }
+  return sum / batches;
 }
