@@ -139,6 +139,7 @@ export class Scheduler {
       if (this.pending.length >= this.maxQueue && this.active.length + this.pending.length >= this.maxBatch) {
         throw new QueueFullError(`the queue is full (${this.pending.length} requests waiting, ${this.active.length} running)`);
       }
+      const onAbort = () => this.wake();
       const row: Row = {
         req,
         prompt,
@@ -149,14 +150,15 @@ export class Scheduler {
         stopIds: new Set(req.stopTokenIds ?? []),
         length: 0,
         finish: undefined,
-        resolve,
-        reject,
+        // Settling removes the abort listener, so a signal shared by many requests does not collect them.
+        resolve: (g) => { req.signal?.removeEventListener('abort', onAbort); resolve(g); },
+        reject: (err) => { req.signal?.removeEventListener('abort', onAbort); reject(err); },
       };
       if (req.signal?.aborted || row.maxNew === 0) {
         this.settle(row, req.signal?.aborted ? 'abort' : 'length');
         return;
       }
-      req.signal?.addEventListener('abort', () => this.wake(), { once: true });
+      req.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.push(row);
       this.wake();
     });

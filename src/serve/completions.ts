@@ -1,4 +1,5 @@
 /** `/v1/completions`: prompts (strings, token ids, or lists of either), echo, legacy log-probabilities, streaming. */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { JobResult } from './engine.js';
 import { Fields, invalid } from './validate.js';
@@ -89,6 +90,8 @@ export async function completions(ctx: Context, body: unknown): Promise<Reply> {
 
   // A request's prompts run at most a batch at a time, so a long list (lm-eval batches) never fills the queue itself.
   const inFlight = ctx.engine.scheduler.capacity.maxBatch;
+  // Each running prompt listens to the request's signal until it settles: up to `inFlight` listeners at once.
+  if (prompts.length > 1) setMaxListeners(Math.max(getMaxListeners(ctx.signal), inFlight + 1), ctx.signal);
   if (!params.stream) {
     const results = await mapLimited(prompts, inFlight, async (prompt, index) => {
       const scored = echo && logprobs !== undefined ? await ctx.engine.scoreTokens(prompt, logprobs) : undefined;
