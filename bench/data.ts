@@ -39,9 +39,13 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      json: { type: 'boolean' }, raw: { type: 'string' }, tokenizer: { type: 'string' }, limit: { type: 'string' }, workers: { type: 'string' },
+      json: { type: 'boolean' }, raw: { type: 'string' }, tokenizer: { type: 'string' }, limit: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean' },
     },
   });
+  if (values.help) {
+    console.log('usage: kolm bench data [--raw DIR (../shared/data/raw)] [--tokenizer DIR] [--limit N] [--workers N] [--json]');
+    return;
+  }
   const raw = resolve(values.raw ?? join(repoRoot, '..', 'shared', 'data', 'raw'));
   if (!existsSync(join(raw, 'ko.jsonl.gz'))) throw new KolmError(`raw corpus not found at ${raw} (use --raw DIR)`);
   const limit = values.limit ? Number(values.limit) : undefined;

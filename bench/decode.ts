@@ -30,6 +30,7 @@ import { generateIds } from '../src/infer/generate.js';
 import { ort } from '../src/runtime/session.js';
 import { KolmError } from '../src/util/errors.js';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import { loadPeers } from './peers.js';
 
 // ------------------------------------------------------------------------------------------------------ fixtures
 
@@ -325,12 +326,7 @@ export async function run(argv: string[]): Promise<void> {
   const repeats = int('repeats', 1);
   const threads = values.threads === undefined ? undefined : int('threads', 1);
 
-  let llamaCpp: NodeLlamaCpp;
-  try {
-    llamaCpp = await import('node-llama-cpp');
-  } catch {
-    throw new KolmError('kolm bench decode compares against node-llama-cpp, a devDependency: run `npm ci` (with dev dependencies) first');
-  }
+  const { llamaCpp } = await loadPeers<{ llamaCpp: NodeLlamaCpp }>('decode', { llamaCpp: { pkg: 'node-llama-cpp', load: () => import('node-llama-cpp') } });
   const loadStart = loadavg()[0]!;
   const work = await mkdtemp(join(tmpdir(), 'kolm-bench-decode-'));
   try {

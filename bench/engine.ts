@@ -64,7 +64,11 @@ async function runOverhead(): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, size: { type: 'string' }, threads: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, size: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help) {
+    console.log('usage: kolm bench engine [--size 1024] [--threads N] [--json]');
+    return;
+  }
   const n = Number(values.size ?? 1024);
   const threads = Number(values.threads ?? cpus().length);
   const gemm = await engineGemm(n, threads);

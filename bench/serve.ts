@@ -146,14 +146,20 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, preset: { type: 'string', default: 'micro' }, tokens: { type: 'string', default: '64' }, streams: { type: 'string', default: '1,8,32' },
       rounds: { type: 'string', default: '3' }, repeat: { type: 'string', default: '3' }, 'decode-threads': { type: 'string' }, json: { type: 'boolean' },
+      help: { type: 'boolean' },
     },
   });
+  const usage = 'usage: kolm bench serve [--model DIR | --preset micro] [--tokens 64] [--streams 1,8,32] [--rounds 3] [--repeat 3] [--decode-threads N] [--json]';
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
   const tokens = Number(values.tokens);
   const rounds = Number(values.rounds);
   const repeat = Number(values.repeat);
   const levels = values.streams!.split(',').map(Number);
   if (!Number.isInteger(tokens) || tokens < 1 || !Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(repeat) || repeat < 1 || levels.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new KolmError('usage: kolm bench serve [--model DIR | --preset micro] [--tokens 64] [--streams 1,8,32] [--rounds 3] [--repeat 3] [--decode-threads N] [--json]');
+    throw new KolmError(usage);
   }
   const made = values.model ? undefined : await benchModel(values.preset!);
   const modelDir = values.model ?? made!.dir;

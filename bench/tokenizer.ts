@@ -19,6 +19,7 @@ import { KolmError } from '../src/util/errors.js';
 import { Tokenizer, trainTokenizerWithStats, MorphemeSegmenter, DEFAULT_LEXICON_DIR } from '../src/tokenizer/index.js';
 import { readGold, scoreSegmenter } from '../src/tokenizer/morpheme/evaluate.js';
 import { scriptLanguage } from '../src/tokenizer/stats.js';
+import { loadPeers } from './peers.js';
 
 interface Doc {
   text: string;
@@ -70,14 +71,35 @@ export async function run(argv: string[]): Promise<void> {
       'encode-mb': { type: 'string', default: '6' },
       'no-rust-train': { type: 'boolean', default: false },
       keep: { type: 'string' },
+      help: { type: 'boolean' },
     },
   });
+  if (values.help) {
+    console.log('usage: kolm bench tokenizer [--data DIR (../shared/data/raw)] [--lexicon DIR] [--vocab-size 32000] [--ko-mb 100] [--en-mb 6] [--code-mb 6] [--encode-mb 6] [--no-rust-train] [--keep DIR] [--json]');
+    return;
+  }
   const num = (name: string): number => {
     const v = Number(values[name as keyof typeof values]);
     if (!Number.isFinite(v) || v <= 0) throw new KolmError(`--${name} must be a positive number`);
     return v;
   };
   const vocabSize = num('vocab-size');
+  // The peers, before anything is measured (they are development dependencies: an installed kolm may lack them).
+  const require = createRequire(import.meta.url);
+  // Single-threaded like kolm; the parallel figure is reported separately.
+  process.env.TOKENIZERS_PARALLELISM = 'false';
+  const { rust, hfJs, o200k, cl100k } = await loadPeers<{
+    rust: typeof import('@anush008/tokenizers');
+    hfJs: typeof import('@huggingface/tokenizers');
+    o200k: typeof import('gpt-tokenizer/encoding/o200k_base');
+    cl100k: typeof import('gpt-tokenizer/encoding/cl100k_base');
+  }>('tokenizer', {
+    rust: { pkg: '@anush008/tokenizers', load: () => require('@anush008/tokenizers') as typeof import('@anush008/tokenizers') },
+    hfJs: { pkg: '@huggingface/tokenizers', load: () => import('@huggingface/tokenizers') },
+    o200k: { pkg: 'gpt-tokenizer', load: () => import('gpt-tokenizer/encoding/o200k_base') },
+    cl100k: { pkg: 'gpt-tokenizer', load: () => import('gpt-tokenizer/encoding/cl100k_base') },
+  });
+  const JsTokenizer = hfJs.Tokenizer;
   const dataDir = resolve(values.data!);
   const log = (msg: string): void => {
     if (!values.json) console.error(msg);
@@ -119,12 +141,6 @@ export async function run(argv: string[]): Promise<void> {
   const morph = await trainTokenizerWithStats({ texts: trainTexts, vocabSize, segmenter, progress });
   log('training kolm without…');
   const plain = await trainTokenizerWithStats({ texts: trainTexts, vocabSize, morpheme: false, progress });
-
-  const require = createRequire(import.meta.url);
-  // Single-threaded like kolm; the parallel figure is reported separately.
-  process.env.TOKENIZERS_PARALLELISM = 'false';
-  const rust = require('@anush008/tokenizers') as typeof import('@anush008/tokenizers');
-  const { Tokenizer: JsTokenizer } = await import('@huggingface/tokenizers');
 
   const dir = await mkdtemp(join(tmpdir(), 'kolm-bench-tok-'));
   try {
@@ -187,8 +203,6 @@ export async function run(argv: string[]): Promise<void> {
     const same = (a: number[][]): boolean => a.every((ids, i) => ids.length === kolmIds[i]!.length && ids.every((x, j) => x === kolmIds[i]![j]));
 
     log('counting tokens on held-out Korean…');
-    const o200k = await import('gpt-tokenizer/encoding/o200k_base');
-    const cl100k = await import('gpt-tokenizer/encoding/cl100k_base');
     const ratios = (texts: string[]): Record<string, number> => {
       const c = chars(texts);
       const count = (encode: (s: string) => ArrayLike<number>): number => texts.reduce((s, x) => s + encode(x).length, 0);

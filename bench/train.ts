@@ -21,9 +21,13 @@ export async function run(argv: string[]): Promise<void> {
     args: argv,
     options: {
       preset: { type: 'string', default: 's' }, batch: { type: 'string', default: '4' }, steps: { type: 'string', default: '6' },
-      seq: { type: 'string' }, json: { type: 'boolean' }, torch: { type: 'boolean' }, profile: { type: 'boolean' }, threads: { type: 'string' },
+      seq: { type: 'string' }, json: { type: 'boolean' }, torch: { type: 'boolean' }, profile: { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean' },
     },
   });
+  if (values.help) {
+    console.log(`usage: kolm bench train [--preset s (${Object.keys(PRESETS).join('|')})] [--batch 4] [--steps 6] [--seq T] [--threads N] [--torch] [--profile] [--json]`);
+    return;
+  }
   const preset = PRESETS[values.preset!];
   if (!preset) throw new KolmError(`unknown preset '${values.preset}'; choose one of ${Object.keys(PRESETS).join(', ')}`);
   const c = preset.config;

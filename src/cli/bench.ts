@@ -1,5 +1,6 @@
 import { KolmError } from '../util/errors.js';
 
+// The benchmarks live in bench/ (compiled to dist/bench, shipped with the package).
 const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   engine: () => import('../../bench/engine.js'),
   tokenizer: () => import('../../bench/tokenizer.js'),
@@ -11,7 +12,12 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
 
 export async function run(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  const usage = `usage: kolm bench <${Object.keys(benches).join('|')}> [--json]   (kolm bench NAME --help for its options)`;
+  if (name === '--help' || name === '-h') {
+    console.log(usage);
+    return;
+  }
   const load = name ? benches[name] : undefined;
-  if (!load) throw new KolmError(`usage: kolm bench <${Object.keys(benches).join('|')}> [--json]`);
+  if (!load) throw new KolmError(usage);
   await (await load()).run(rest);
 }

@@ -23,7 +23,7 @@ const commands: Record<string, Command> = {
   data: { summary: 'build a clean, deduplicated, mixed, tokenized corpus', load: () => import('./data.js') },
   export: { summary: 'export a model folder: gguf (llama.cpp) | onnx (transformers.js)', load: () => import('./export.js') },
   import: { summary: 'import a GGUF file as a model folder', load: async () => ({ run: (await import('./export.js')).runImport }) },
-  bench: { summary: 'benchmarks against peers measured in the same run: engine | train | tokenizer | data', load: () => import('./bench.js') },
+  bench: { summary: 'benchmarks against peers measured in the same run: engine | train | tokenizer | data | decode | serve', load: () => import('./bench.js') },
 };
 
 function usage(): string {

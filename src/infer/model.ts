@@ -111,7 +111,8 @@ export class LanguageModel implements InferenceRuntime {
     let failure: unknown;
     let result: Completion | undefined;
     const controller = new AbortController();
-    opts.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+    const onAbort = () => controller.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const run = this.complete(prompt, { ...opts, signal: controller.signal }, (delta) => {
       queue.push(delta);
       wake?.();
@@ -121,6 +122,7 @@ export class LanguageModel implements InferenceRuntime {
       (err) => (failure = err),
     ).finally(() => {
       finished = true;
+      opts.signal?.removeEventListener('abort', onAbort);
       wake?.();
     });
     try {

@@ -93,8 +93,6 @@ interface Row {
   /** Cache slots filled (positions 0..length-1). */
   length: number;
   finish: FinishReason | undefined;
-  /** Wakes the loop when the request's signal aborts; removed when the request settles. */
-  onAbort: (() => void) | undefined;
   resolve: (g: Generation) => void;
   reject: (err: unknown) => void;
 }
@@ -155,6 +153,7 @@ export class Scheduler {
       if (this.pending.length >= this.maxQueue + Math.max(0, this.maxBatch - this.active.length)) {
         throw new QueueFullError(`the queue is full (${this.pending.length} requests waiting, ${this.active.length} running)`);
       }
+      const onAbort = () => this.wake();
       const row: Row = {
         req,
         prompt,
@@ -165,21 +164,15 @@ export class Scheduler {
         stopIds: new Set(req.stopTokenIds ?? []),
         length: 0,
         finish: undefined,
-        onAbort: undefined,
-        resolve,
-        reject: (err) => {
-          this.release(row);
-          reject(err);
-        },
+        // Settling removes the abort listener, so a signal shared by many requests does not collect them.
+        resolve: (g) => { req.signal?.removeEventListener('abort', onAbort); resolve(g); },
+        reject: (err) => { req.signal?.removeEventListener('abort', onAbort); reject(err); },
       };
       if (req.signal?.aborted || row.maxNew === 0) {
         this.settle(row, req.signal?.aborted ? 'abort' : 'length');
         return;
       }
-      if (req.signal) {
-        row.onAbort = () => this.wake();
-        req.signal.addEventListener('abort', row.onAbort, { once: true });
-      }
+      req.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.push(row);
       this.wake();
     });
@@ -258,14 +251,7 @@ export class Scheduler {
     if (at < this.active.length) this.active[at] = last;
   }
 
-  /** A settled request's signal no longer needs to wake the loop (signals may be shared by many requests). */
-  private release(row: Row): void {
-    if (row.onAbort) row.req.signal?.removeEventListener('abort', row.onAbort);
-    row.onAbort = undefined;
-  }
-
   private settle(row: Row, finish: FinishReason): void {
-    this.release(row);
     row.finish = finish;
     if (finish === 'abort') this.stats.cancelled++;
     else this.stats.completed++;
