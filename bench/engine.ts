@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { Graph } from '../src/graph/tensor.js';
-import { randn, rng } from '../src/graph/ndarray.js';
+import { randn } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
 import { Session, toOrt } from '../src/runtime/session.js';
 import { trainDemo } from '../src/demo/train-demo.js';
 

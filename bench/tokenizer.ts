@@ -18,7 +18,7 @@ import { createGunzip } from 'node:zlib';
 import { KolmError } from '../src/util/errors.js';
 import { Tokenizer, trainTokenizerWithStats, MorphemeSegmenter, DEFAULT_LEXICON_DIR } from '../src/tokenizer/index.js';
 import { readGold, scoreSegmenter } from '../src/tokenizer/morpheme/evaluate.js';
-import { scriptLanguage } from '../src/tokenizer/stats.js';
+import { scriptLanguage } from '../src/text/language.js';
 
 interface Doc {
   text: string;

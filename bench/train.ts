@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, mkdtempSync } from 'node
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rng } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
 import { PRESETS } from '../src/model/presets.js';
 import { initParams, parameterCount } from '../src/model/params.js';
 import { buildLmGraph, windowsToBatch } from '../src/train/lm.js';

@@ -3,7 +3,8 @@
  * engine's composites: the demo's model and the engine tests' end-to-end subject.
  */
 import { attention, crossEntropy, linear, rmsNorm, rotary, rotaryTables, swiglu } from '../graph/nn.js';
-import { randn, rng, ndarray, type NDArray } from '../graph/ndarray.js';
+import { randn, ndarray, type NDArray } from '../graph/ndarray.js';
+import { rng } from '../util/random.js';
 import type { Graph, Tensor } from '../graph/tensor.js';
 import type { TrainableParam } from '../train/adamw.js';
 

@@ -10,7 +10,7 @@
  *      networks in one graph (value parameters under the `value.` prefix), one ORT call per update.
  */
 import { join } from 'node:path';
-import { rng } from '../graph/ndarray.js';
+import { rng } from '../util/random.js';
 import type { ModelConfig } from '../model/config.js';
 import { loadModelFolder, type Weights } from '../model/folder.js';
 import { generateIds } from '../infer/generate.js';

@@ -1,7 +1,8 @@
 /** Small graphs covering every primitive op (with broadcasting) and every composite, shared by the engine tests. */
 import { Graph, type Tensor } from '../../src/graph/tensor.js';
 import { attention, crossEntropy, rmsNorm, rotary, rotaryTables, swiglu } from '../../src/graph/nn.js';
-import { ndarray, randn, rng, type DType, type NDArray } from '../../src/graph/ndarray.js';
+import { ndarray, randn, type DType, type NDArray } from '../../src/graph/ndarray.js';
+import { rng } from '../../src/util/random.js';
 
 export interface InputSpec {
   shape: number[];
