@@ -1,6 +1,6 @@
 import { dpo } from '../train/dpo.js';
 import { OPTIM_OPTIONS, OPTIM_USAGE, optim, parse, requireOptions } from './align-args.js';
-import { fmt } from './sft.js';
+import { formatMetric } from '../util/format.js';
 
 const USAGE = `usage: kolm dpo --model SFT_DIR --data PAIRS.jsonl[,MORE] --out DIR [options]
   direct preference optimisation (sigmoid loss on summed completion log-probs, reference log-probs precomputed)
@@ -20,5 +20,5 @@ export async function run(argv: string[]): Promise<void> {
     saveEvery: p.int('save-every'), seed: p.int('seed'), threads: p.int('threads'), quiet: p.bool('quiet'), ...optim(p),
   });
   const s = r.summary;
-  console.log(`done: ${s['steps']} steps${s['val_accuracy_after'] !== null ? `; held-out implicit-reward accuracy ${fmt(s['val_accuracy_before'])} → ${fmt(s['val_accuracy_after'])}, likelihood preference ${fmt(s['val_logp_accuracy_before'])} → ${fmt(s['val_logp_accuracy_after'])}` : ''}; model in ${r.modelDir}`);
+  console.log(`done: ${s['steps']} steps${s['val_accuracy_after'] !== null ? `; held-out implicit-reward accuracy ${formatMetric(s['val_accuracy_before'])} → ${formatMetric(s['val_accuracy_after'])}, likelihood preference ${formatMetric(s['val_logp_accuracy_before'])} → ${formatMetric(s['val_logp_accuracy_after'])}` : ''}; model in ${r.modelDir}`);
 }

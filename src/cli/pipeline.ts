@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { KolmError } from '../util/errors.js';
 import { runPipeline } from '../pipeline/runner.js';
-import { formatSeconds } from '../util/progress.js';
+import { formatDuration } from '../util/format.js';
 import { COMMANDS } from '../pipeline/stages.js';
 
 const USAGE = `usage: kolm pipeline --recipe FILE [--out RUN] [--var NAME=VALUE]… [--until STAGE] [--dry-run]
@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<void> {
   if (v['dry-run']) return;
   const ran = state.stages.filter((s) => s.status === 'done').length;
   const skipped = state.stages.filter((s) => s.status === 'skipped').length;
-  console.error(`pipeline ${state.name}: ${ran} stage(s) ran, ${skipped} up to date, in ${formatSeconds((Date.now() - t0) / 1000)}`);
+  console.error(`pipeline ${state.name}: ${ran} stage(s) ran, ${skipped} up to date, in ${formatDuration((Date.now() - t0) / 1000)}`);
 }
 
 async function watch(argv: string[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { KolmError } from '../util/errors.js';
 import { ppo } from '../train/ppo.js';
 import { OPTIM_OPTIONS, OPTIM_USAGE, optim, parse, requireOptions } from './align-args.js';
-import { fmt } from './sft.js';
+import { formatMetric } from '../util/format.js';
 
 const USAGE = `usage: kolm ppo --model SFT_DIR --prompts PROMPTS.jsonl (--reward-model RM_DIR | --reward exact-match) --out DIR [options]
   PPO: rollouts from the policy, rewards from the reward model (normalised, clipped) or a verifiable function
@@ -28,5 +28,5 @@ export async function run(argv: string[]): Promise<void> {
     quiet: p.bool('quiet'), ...optim(p),
   });
   const s = r.summary;
-  console.log(`done: ${s['iterations']} iterations; mean score (first 5 → last 5) ${fmt(s['score_first5'])} → ${fmt(s['score_last5'])}, KL ${fmt(s['kl_last'])}${s['eval_score_after'] !== null ? `; held-out score ${fmt(s['eval_score_before'])} → ${fmt(s['eval_score_after'])}` : ''}; policy in ${r.modelDir}`);
+  console.log(`done: ${s['iterations']} iterations; mean score (first 5 → last 5) ${formatMetric(s['score_first5'])} → ${formatMetric(s['score_last5'])}, KL ${formatMetric(s['kl_last'])}${s['eval_score_after'] !== null ? `; held-out score ${formatMetric(s['eval_score_before'])} → ${formatMetric(s['eval_score_after'])}` : ''}; policy in ${r.modelDir}`);
 }

@@ -1,6 +1,6 @@
 import { trainRewardModel } from '../train/reward.js';
 import { OPTIM_OPTIONS, OPTIM_USAGE, optim, parse, requireOptions } from './align-args.js';
-import { fmt } from './sft.js';
+import { formatMetric } from '../util/format.js';
 
 const USAGE = `usage: kolm rm --model SFT_DIR --data PAIRS.jsonl[,MORE] --out DIR [options]
   reward model: the model's decoder with a scalar head on the last token, Bradley–Terry loss on preference pairs
@@ -21,5 +21,5 @@ export async function run(argv: string[]): Promise<void> {
     quiet: p.bool('quiet'), ...optim(p),
   });
   const s = r.summary;
-  console.log(`done: train accuracy ${fmt(s['train_accuracy'])}${s['val_accuracy_after'] !== null ? `, held-out accuracy ${fmt(s['val_accuracy_before'])} → ${fmt(s['val_accuracy_after'])}` : ''}; reward model in ${r.modelDir}`);
+  console.log(`done: train accuracy ${formatMetric(s['train_accuracy'])}${s['val_accuracy_after'] !== null ? `, held-out accuracy ${formatMetric(s['val_accuracy_before'])} → ${formatMetric(s['val_accuracy_after'])}` : ''}; reward model in ${r.modelDir}`);
 }

@@ -1,4 +1,5 @@
 import { sft } from '../train/sft.js';
+import { formatMetric } from '../util/format.js';
 import { OPTIM_OPTIONS, OPTIM_USAGE, optim, parse, requireOptions } from './align-args.js';
 
 const USAGE = `usage: kolm sft --model DIR --data CHATS.jsonl[,MORE.jsonl] --out DIR [options]
@@ -20,7 +21,6 @@ export async function run(argv: string[]): Promise<void> {
     onNonFinite: onNan === 'stop' ? 'stop' : 'skip', quiet: p.bool('quiet'), ...optim(p),
   });
   const s = r.summary;
-  console.log(`done: ${s['steps']} steps, loss ${fmt(s['first_loss'])} → ${fmt(s['last_loss'])}${s['val_loss_after'] !== null ? `, validation loss ${fmt(s['val_loss_before'])} → ${fmt(s['val_loss_after'])}` : ''}; model in ${r.modelDir}`);
+  console.log(`done: ${s['steps']} steps, loss ${formatMetric(s['first_loss'])} → ${formatMetric(s['last_loss'])}${s['val_loss_after'] !== null ? `, validation loss ${formatMetric(s['val_loss_before'])} → ${formatMetric(s['val_loss_after'])}` : ''}; model in ${r.modelDir}`);
 }
 
-export const fmt = (x: unknown) => (typeof x === 'number' ? x.toFixed(4) : String(x));

@@ -7,7 +7,7 @@ import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import { formatSeconds } from '../util/progress.js';
+import { formatBytes, formatDuration } from '../util/format.js';
 import { KolmError } from '../util/errors.js';
 import { Tokenizer, trainTokenizerWithStats, DEFAULT_LEXICON_DIR } from '../tokenizer/index.js';
 import { StatsCollector } from '../tokenizer/stats.js';
@@ -91,7 +91,7 @@ async function train(argv: string[]): Promise<void> {
   await tokenizer.save(out);
   const seconds = (performance.now() - started) / 1000;
   console.error(
-    `trained on ${(stats.textBytes / 1e6).toFixed(1)} MB in ${formatSeconds(seconds)}: ${stats.uniquePreTokens} unique pre-tokens` +
+    `trained on ${formatBytes(stats.textBytes)} in ${formatDuration(seconds)}: ${stats.uniquePreTokens} unique pre-tokens` +
       (values['no-morpheme'] ? '' : ` (${stats.segmentedWords} cut into morphemes)`) +
       `, ${stats.merges} merges, vocab ${tokenizer.vocabSize}`,
   );
