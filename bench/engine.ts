@@ -8,6 +8,7 @@ import { cpus } from 'node:os';
 import { Graph } from '../src/graph/tensor.js';
 import { randn } from '../src/graph/ndarray.js';
 import { rng } from '../src/util/random.js';
+import { intOption } from '../src/cli/args.js';
 import { Session, toOrt } from '../src/runtime/session.js';
 import { trainDemo } from '../src/demo/train-demo.js';
 
@@ -66,8 +67,8 @@ async function runOverhead(): Promise<number> {
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, size: { type: 'string' }, threads: { type: 'string' } } });
-  const n = Number(values.size ?? 1024);
-  const threads = Number(values.threads ?? cpus().length);
+  const n = intOption('size', values.size, { min: 1 }) ?? 1024;
+  const threads = intOption('threads', values.threads, { min: 1 }) ?? cpus().length;
   const gemm = await engineGemm(n, threads);
   const gemm1 = await engineGemm(n, 1);
   const js = jsGemm(Math.min(n, 512));

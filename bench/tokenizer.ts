@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { KolmError } from '../src/util/errors.js';
+import { intOption, numberOption } from '../src/cli/args.js';
 import { Tokenizer, trainTokenizerWithStats, MorphemeSegmenter, DEFAULT_LEXICON_DIR } from '../src/tokenizer/index.js';
 import { readGold, scoreSegmenter } from '../src/tokenizer/morpheme/evaluate.js';
 import { scriptLanguage } from '../src/text/language.js';
@@ -72,12 +73,9 @@ export async function run(argv: string[]): Promise<void> {
       keep: { type: 'string' },
     },
   });
-  const num = (name: string): number => {
-    const v = Number(values[name as keyof typeof values]);
-    if (!Number.isFinite(v) || v <= 0) throw new KolmError(`--${name} must be a positive number`);
-    return v;
-  };
-  const vocabSize = num('vocab-size');
+  // Every size has a default, so the parsers never return undefined here.
+  const num = (name: 'ko-mb' | 'en-mb' | 'code-mb' | 'encode-mb'): number => numberOption(name, values[name], { min: 0 })!;
+  const vocabSize = intOption('vocab-size', values['vocab-size'], { min: 1 })!;
   const dataDir = resolve(values.data!);
   const log = (msg: string): void => {
     if (!values.json) console.error(msg);

@@ -16,8 +16,8 @@ export async function run(argv: string[]): Promise<void> {
   const p = parse(argv, ['model', 'data', 'valid', 'out', 'epochs', 'steps', 'batch', 'seq', 'accumulation', 'center-coefficient', 'reward-clip', 'eval-every', 'seed', 'threads', ...OPTIM_OPTIONS], ['quiet'], ['data']);
   if (!requireOptions(p, USAGE, ['model', 'data', 'out'])) return;
   const r = await trainRewardModel({
-    model: p.str('model')!, data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, epochs: p.num('epochs'), steps: p.int('steps'), batch: p.int('batch'), seq: p.int('seq'),
-    accumulation: p.int('accumulation'), centerCoefficient: p.num('center-coefficient'), rewardClip: p.num('reward-clip'), evalEvery: p.int('eval-every'), seed: p.int('seed'), threads: p.int('threads'),
+    model: p.str('model')!, data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, epochs: p.num('epochs', { min: 0 }), steps: p.int('steps', { min: 1 }), batch: p.int('batch', { min: 1 }), seq: p.int('seq', { min: 1 }),
+    accumulation: p.int('accumulation', { min: 1 }), centerCoefficient: p.num('center-coefficient', { min: 0 }), rewardClip: p.num('reward-clip', { min: 0 }), evalEvery: p.int('eval-every', { min: 0 }), seed: p.int('seed'), threads: p.int('threads', { min: 1 }),
     quiet: p.bool('quiet'), ...optim(p),
   });
   const s = r.summary;

@@ -16,8 +16,8 @@ export async function run(argv: string[]): Promise<void> {
   if (!requireOptions(p, USAGE, ['model', 'data', 'out'])) return;
   const onNan = p.str('on-nan');
   const r = await sft({
-    model: p.str('model')!, data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, epochs: p.num('epochs'), steps: p.int('steps'), batch: p.int('batch'), seq: p.int('seq'),
-    accumulation: p.int('accumulation'), pack: !p.bool('no-pack'), evalEvery: p.int('eval-every'), saveEvery: p.int('save-every'), seed: p.int('seed'), threads: p.int('threads'),
+    model: p.str('model')!, data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, epochs: p.num('epochs', { min: 0 }), steps: p.int('steps', { min: 1 }), batch: p.int('batch', { min: 1 }), seq: p.int('seq', { min: 1 }),
+    accumulation: p.int('accumulation', { min: 1 }), pack: !p.bool('no-pack'), evalEvery: p.int('eval-every', { min: 0 }), saveEvery: p.int('save-every', { min: 0 }), seed: p.int('seed'), threads: p.int('threads', { min: 1 }),
     onNonFinite: onNan === 'stop' ? 'stop' : 'skip', quiet: p.bool('quiet'), ...optim(p),
   });
   const s = r.summary;
