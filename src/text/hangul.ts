@@ -5,7 +5,7 @@
  */
 
 /** 가: the first precomposed syllable. A syllable is BASE + (lead × 21 + vowel) × 28 + tail. */
-const SYLLABLE_BASE = 0xac00;
+export const SYLLABLE_BASE = 0xac00;
 /** 힣: the last precomposed syllable. */
 const SYLLABLE_LAST = 0xd7a3;
 const VOWELS_TIMES_TAILS = 21 * 28;
