@@ -22,6 +22,7 @@ const assistant = (content: string): Message => ({ role: 'assistant', content })
 const SYSTEM_KO = '당신은 친절하고 정확한 한국어 AI 도우미입니다.';
 const SYSTEM_EN = 'You are a helpful, accurate and harmless assistant.';
 
+/** Build the mix into `o.out` (an existing folder is replaced only with `force`) and return its manifest. */
 export async function buildSftMix(o: SftMixOptions): Promise<MixManifest> {
   const seed = o.seed ?? 0;
   const counts: MixCounts = { ...DEFAULT_COUNTS, ...o.counts };
