@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { buildCorpus, loadTokenizer, readRecords, resolveConfig, type TextTokenizer } from '../src/data/index.js';
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.js';
 import { KolmError } from '../src/util/errors.js';
+import { intOption } from '../src/cli/args.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -48,12 +49,12 @@ export async function run(argv: string[]): Promise<void> {
   }
   const raw = resolve(values.raw ?? join(repoRoot, '..', 'shared', 'data', 'raw'));
   if (!existsSync(join(raw, 'ko.jsonl.gz'))) throw new KolmError(`raw corpus not found at ${raw} (use --raw DIR)`);
-  const limit = values.limit ? Number(values.limit) : undefined;
+  const limit = intOption('limit', values.limit, { min: 1 });
   const trainStart = performance.now();
   const { tokenizer, dir: tokenizerDir, trained } = values.tokenizer
     ? { tokenizer: await loadTokenizer(resolve(values.tokenizer)), dir: resolve(values.tokenizer), trained: false }
     : await benchTokenizer(raw, join(repoRoot, '.kolm-cache'));
-  const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
+  const workers = intOption('workers', values.workers, { min: 0 }) ?? availableParallelism();
   const tokenizerSeconds = (performance.now() - trainStart) / 1000;
 
   const config = resolveConfig({

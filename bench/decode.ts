@@ -29,6 +29,7 @@ import { loadModel, type LanguageModel } from '../src/infer/model.js';
 import { generateIds } from '../src/infer/generate.js';
 import { ort } from '../src/runtime/session.js';
 import { KolmError } from '../src/util/errors.js';
+import { intOption } from '../src/cli/args.js';
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { loadPeers } from './peers.js';
 
@@ -315,11 +316,7 @@ export async function run(argv: string[]): Promise<void> {
     if (!values.help) process.exitCode = 1;
     return;
   }
-  const int = (k: 'prompt-tokens' | 'new-tokens' | 'batch' | 'repeats' | 'threads', min: number) => {
-    const n = Number(values[k]);
-    if (!Number.isInteger(n) || n < min) throw new KolmError(`--${k} must be an integer >= ${min}, got '${values[k]}'`);
-    return n;
-  };
+  const int = (k: 'prompt-tokens' | 'new-tokens' | 'batch' | 'repeats' | 'threads', min: number) => intOption(k, values[k], { min })!;
   const P = int('prompt-tokens', 1);
   const N = int('new-tokens', 2);
   const B = int('batch', 2);

@@ -6,7 +6,9 @@
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { Graph } from '../src/graph/tensor.js';
-import { randn, rng } from '../src/graph/ndarray.js';
+import { randn } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
+import { intOption } from '../src/cli/args.js';
 import { Session, toOrt } from '../src/runtime/session.js';
 import { trainDemo } from '../src/demo/train-demo.js';
 
@@ -69,8 +71,8 @@ export async function run(argv: string[]): Promise<void> {
     console.log('usage: kolm bench engine [--size 1024] [--threads N] [--json]');
     return;
   }
-  const n = Number(values.size ?? 1024);
-  const threads = Number(values.threads ?? cpus().length);
+  const n = intOption('size', values.size, { min: 1 }) ?? 1024;
+  const threads = intOption('threads', values.threads, { min: 1 }) ?? cpus().length;
   const gemm = await engineGemm(n, threads);
   const gemm1 = await engineGemm(n, 1);
   const js = jsGemm(Math.min(n, 512));

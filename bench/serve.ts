@@ -23,6 +23,7 @@ import { initParams, parameterCount } from '../src/model/params.js';
 import { saveModelFolder } from '../src/model/folder.js';
 import { trainTokenizer } from '../src/tokenizer/index.js';
 import { KolmError } from '../src/util/errors.js';
+import { intOption } from '../src/cli/args.js';
 
 const compiledRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const repoRoot = resolve(compiledRoot, '..');
@@ -154,13 +155,10 @@ export async function run(argv: string[]): Promise<void> {
     console.log(usage);
     return;
   }
-  const tokens = Number(values.tokens);
-  const rounds = Number(values.rounds);
-  const repeat = Number(values.repeat);
-  const levels = values.streams!.split(',').map(Number);
-  if (!Number.isInteger(tokens) || tokens < 1 || !Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(repeat) || repeat < 1 || levels.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new KolmError(usage);
-  }
+  const tokens = intOption('tokens', values.tokens, { min: 1 })!;
+  const rounds = intOption('rounds', values.rounds, { min: 1 })!;
+  const repeat = intOption('repeat', values.repeat, { min: 1 })!;
+  const levels = values.streams!.split(',').map((s) => intOption('streams', s, { min: 1 })!);
   const made = values.model ? undefined : await benchModel(values.preset!);
   const modelDir = values.model ?? made!.dir;
   const { url, child } = await startServer(modelDir, Math.max(...levels), values['decode-threads']);

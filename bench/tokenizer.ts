@@ -16,9 +16,10 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { KolmError } from '../src/util/errors.js';
+import { intOption, numberOption } from '../src/cli/args.js';
 import { Tokenizer, trainTokenizerWithStats, MorphemeSegmenter, DEFAULT_LEXICON_DIR } from '../src/tokenizer/index.js';
 import { readGold, scoreSegmenter } from '../src/tokenizer/morpheme/evaluate.js';
-import { scriptLanguage } from '../src/tokenizer/stats.js';
+import { scriptLanguage } from '../src/text/language.js';
 import { loadPeers } from './peers.js';
 
 interface Doc {
@@ -78,12 +79,9 @@ export async function run(argv: string[]): Promise<void> {
     console.log('usage: kolm bench tokenizer [--data DIR (../shared/data/raw)] [--lexicon DIR] [--vocab-size 32000] [--ko-mb 100] [--en-mb 6] [--code-mb 6] [--encode-mb 6] [--no-rust-train] [--keep DIR] [--json]');
     return;
   }
-  const num = (name: string): number => {
-    const v = Number(values[name as keyof typeof values]);
-    if (!Number.isFinite(v) || v <= 0) throw new KolmError(`--${name} must be a positive number`);
-    return v;
-  };
-  const vocabSize = num('vocab-size');
+  // Every size has a default, so the parsers never return undefined here.
+  const num = (name: 'ko-mb' | 'en-mb' | 'code-mb' | 'encode-mb'): number => numberOption(name, values[name], { min: 0 })!;
+  const vocabSize = intOption('vocab-size', values['vocab-size'], { min: 1 })!;
   // The peers, before anything is measured (they are development dependencies: an installed kolm may lack them).
   const require = createRequire(import.meta.url);
   // Single-threaded like kolm; the parallel figure is reported separately.

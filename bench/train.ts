@@ -9,7 +9,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, mkdtempSync } from 'node
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rng } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
+import { intOption } from '../src/cli/args.js';
 import { PRESETS } from '../src/model/presets.js';
 import { initParams, parameterCount } from '../src/model/params.js';
 import { buildLmGraph, windowsToBatch } from '../src/train/lm.js';
@@ -31,10 +32,10 @@ export async function run(argv: string[]): Promise<void> {
   const preset = PRESETS[values.preset!];
   if (!preset) throw new KolmError(`unknown preset '${values.preset}'; choose one of ${Object.keys(PRESETS).join(', ')}`);
   const c = preset.config;
-  const B = Number(values.batch);
-  const T = Number(values.seq ?? preset.seq);
-  const steps = Number(values.steps);
-  const threads = Number(values.threads ?? cpus().length);
+  const B = intOption('batch', values.batch, { min: 1 })!;
+  const T = intOption('seq', values.seq, { min: 1 }) ?? preset.seq;
+  const steps = intOption('steps', values.steps, { min: 1 })!;
+  const threads = intOption('threads', values.threads, { min: 1 }) ?? cpus().length;
   const profileDir = values.profile ? mkdtempSync(join(tmpdir(), 'kolm-prof-')) : undefined;
   const trainer = await TrainStep.create(
     { build: () => buildLmGraph(c, B, T), session: { threads, profilePrefix: profileDir && join(profileDir, 'train') } },

@@ -8,7 +8,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSftMix, parseCsv } from '../src/data/sft-mix.js';
 import { loadModel } from '../src/infer/model.js';
-import { isRefusal, languageOf } from '../src/train/align-eval.js';
+import { answerLanguage } from '../src/text/language.js';
+import { isRefusal } from '../src/text/refusal.js';
 import { fakeSharedData, tinyChatModel } from './align-helpers.js';
 
 const run = promisify(execFile);
@@ -115,8 +116,8 @@ test('refusal and language detection', () => {
   assert.ok(isRefusal('I can’t help with hurting anyone.'));
   assert.ok(!isRefusal('터미널에서 kill 명령을 쓰세요.'));
   assert.ok(!isRefusal('Sure, here is the code.'));
-  assert.equal(languageOf('서울은 한국의 수도입니다.'), 'ko');
-  assert.equal(languageOf('Seoul is the capital.'), 'en');
-  assert.equal(languageOf('파이썬 코드입니다.\n```python\ndef add(a, b):\n    return a + b\n```'), 'ko');
-  assert.equal(languageOf('42'), 'none');
+  assert.equal(answerLanguage('서울은 한국의 수도입니다.'), 'ko');
+  assert.equal(answerLanguage('Seoul is the capital.'), 'en');
+  assert.equal(answerLanguage('파이썬 코드입니다.\n```python\ndef add(a, b):\n    return a + b\n```'), 'ko');
+  assert.equal(answerLanguage('42'), 'none');
 });

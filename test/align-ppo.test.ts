@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeConfig } from '../src/model/config.js';
 import { initParams } from '../src/model/params.js';
-import { rng } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
 import { generateIds } from '../src/infer/generate.js';
 import { loadModel } from '../src/infer/model.js';
 import { loadModelFolder } from '../src/model/folder.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readSafetensors } from '../src/formats/safetensors.js';
 import { trainRewardModel, RewardModel, loadRewardModel, normalizeReward, encodeRewardPairs } from '../src/train/reward.js';
 import { readPreferenceFile } from '../src/train/chat-data.js';
-import { rng } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
 import { fixtureLines, tinyChatModel } from './align-helpers.js';
 
 /**

@@ -7,7 +7,7 @@ import { buildCorpus, type BuildResult } from '../src/data/pipeline.js';
 import { resolveConfig } from '../src/data/config.js';
 import { readTokens } from '../src/data/shards.js';
 import { fimRestore, fimTokens, fimTransform } from '../src/data/fim.js';
-import { Rng } from '../src/data/hash.js';
+import { Rng } from '../src/util/random.js';
 import { BadInputError } from '../src/data/errors.js';
 import { normalizeText } from '../src/data/normalize.js';
 import { PiiScrubber } from '../src/data/pii.js';

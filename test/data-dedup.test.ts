@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Deduplicator, lshParams, exactKey } from '../src/data/dedup.js';
-import { Rng } from '../src/data/hash.js';
+import { Rng } from '../src/util/random.js';
 
 const VOCAB = Array.from({ length: 3000 }, (_, i) => `w${i.toString(36)}`);
 const randomDoc = (rng: Rng, words: number) => Array.from({ length: words }, () => VOCAB[rng.int(VOCAB.length)]);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ShardWriter, INDEX_FILE, emptySummary, readTokens, type ShardIndex } from '../src/data/shards.js';
 import { TokenLoader } from '../src/data/loader.js';
 import { writeFileAtomicSync } from '../src/util/atomic.js';
-import { Rng } from '../src/data/hash.js';
+import { Rng } from '../src/util/random.js';
 
 const EOS = 0;
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planMix, copiesFor, isValidation, defaultMix } from '../src/data/mix.js';
-import { Rng } from '../src/data/hash.js';
+import { Rng } from '../src/util/random.js';
 import type { Lang } from '../src/data/types.js';
 
 test('mixing hits its target proportions within tolerance', () => {

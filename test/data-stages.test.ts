@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { normalizeText } from '../src/data/normalize.js';
-import { identifyLanguage } from '../src/data/langid.js';
+import { identifyLanguage } from '../src/text/language.js';
 import { QualityFilter, defaultQuality } from '../src/data/quality.js';
 import { PiiScrubber, luhnValid } from '../src/data/pii.js';
 import { SafetyFilter } from '../src/data/safety.js';

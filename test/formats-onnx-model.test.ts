@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluate } from '../src/graph/interpreter.js';
-import { ndarray, rng, type NDArray } from '../src/graph/ndarray.js';
+import { ndarray, type NDArray } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
 import { buildTransformersJsGraph, pastName, presentName } from '../src/interchange/onnx.js';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { initParams } from '../src/model/params.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { rng } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
 import { trainTokenizer } from '../src/tokenizer/index.js';
 import { compileSchema, GrammarMatcher, JsonGrammar, SchemaError, TokenTrie, type GrammarState } from '../src/serve/json-grammar.js';
 import { repoRoot } from './serve-helpers.js';

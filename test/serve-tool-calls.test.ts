@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rng } from '../src/graph/ndarray.js';
+import { rng } from '../src/util/random.js';
 import { trainTokenizer } from '../src/tokenizer/index.js';
 import { ToolCallExtractor, extractToolCalls } from '../src/serve/tool-calls.js';
 import { LazyGrammar } from '../src/serve/engine.js';

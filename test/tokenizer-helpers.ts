@@ -41,7 +41,7 @@ function chunks(lines: string[], size: number): string[] {
   return out;
 }
 
-export { rng } from '../src/graph/ndarray.js';
+export { rng } from '../src/util/random.js';
 
 const PIECES = [
   ' ', '  ', '\n', '\r\n', '\t', '\u00a0', '\u3000', '\u2028', '\u0085', '\ufeff', '\x00', '\x07', '\x1b', '\x7f',

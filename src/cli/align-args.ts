@@ -1,12 +1,13 @@
 /** Argument parsing shared by `kolm sft | rm | dpo | ppo | align-eval`. */
 import { parseArgs } from 'node:util';
 import { KolmError } from '../util/errors.js';
+import { intOption, numberOption, type NumberBounds } from './args.js';
 
 export interface Parsed {
   str(k: string): string | undefined;
   list(k: string): string[];
-  num(k: string): number | undefined;
-  int(k: string): number | undefined;
+  num(k: string, bounds?: NumberBounds): number | undefined;
+  int(k: string, bounds?: NumberBounds): number | undefined;
   bool(k: string): boolean;
   help: boolean;
 }
@@ -19,22 +20,11 @@ export function parse(argv: string[], strings: string[], flags: string[] = [], m
   const { values } = parseArgs({ args: argv, options });
   const v = values as Record<string, string | string[] | boolean | undefined>;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  const num = (k: string) => {
-    const s = str(k);
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!Number.isFinite(n)) throw new KolmError(`--${k} must be a number, got '${s}'`);
-    return n;
-  };
   return {
     str,
     list: (k) => (Array.isArray(v[k]) ? (v[k] as string[]) : typeof v[k] === 'string' ? [v[k] as string] : []).flatMap((s) => s.split(',')).filter(Boolean),
-    num,
-    int: (k) => {
-      const n = num(k);
-      if (n !== undefined && !Number.isInteger(n)) throw new KolmError(`--${k} must be an integer, got '${str(k)}'`);
-      return n;
-    },
+    num: (k, bounds) => numberOption(k, str(k), bounds),
+    int: (k, bounds) => intOption(k, str(k), bounds),
     bool: (k) => v[k] === true,
     help: v['help'] === true,
   };
@@ -46,7 +36,10 @@ export const OPTIM_USAGE = '  --lr LR  --warmup N  --decay cosine|linear|constan
 export function optim(p: Parsed) {
   const decay = p.str('decay');
   if (decay !== undefined && !['cosine', 'linear', 'constant'].includes(decay)) throw new KolmError(`--decay must be cosine, linear or constant, got '${decay}'`);
-  return { lr: p.num('lr'), warmup: p.int('warmup'), decay: decay as 'cosine' | 'linear' | 'constant' | undefined, minLrRatio: p.num('min-lr-ratio'), weightDecay: p.num('weight-decay'), clip: p.num('clip') };
+  return {
+    lr: p.num('lr', { min: 0 }), warmup: p.int('warmup', { min: 0 }), decay: decay as 'cosine' | 'linear' | 'constant' | undefined,
+    minLrRatio: p.num('min-lr-ratio', { min: 0, max: 1 }), weightDecay: p.num('weight-decay', { min: 0 }), clip: p.num('clip', { min: 0 }),
+  };
 }
 
 /** Print usage and fail when a required option is missing. */

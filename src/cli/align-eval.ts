@@ -10,8 +10,8 @@ export async function run(argv: string[]): Promise<void> {
   const p = parse(argv, ['model', 'mix', 'reward-model', 'limit', 'max-new-tokens', 'batch', 'out', 'threads', 'samples']);
   if (!requireOptions(p, USAGE, ['model', 'mix'])) return;
   const report = await evaluateAlignment({
-    model: p.str('model')!, mix: p.str('mix')!, rewardModel: p.str('reward-model'), limit: p.int('limit'), maxNewTokens: p.int('max-new-tokens'), batch: p.int('batch'), out: p.str('out'),
-    threads: p.int('threads'), samples: p.int('samples'),
+    model: p.str('model')!, mix: p.str('mix')!, rewardModel: p.str('reward-model'), limit: p.int('limit', { min: 0 }), maxNewTokens: p.int('max-new-tokens', { min: 1 }), batch: p.int('batch', { min: 1 }), out: p.str('out'),
+    threads: p.int('threads', { min: 1 }), samples: p.int('samples', { min: 0 }),
   });
   console.log(JSON.stringify(report, null, 2));
 }

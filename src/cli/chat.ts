@@ -3,6 +3,7 @@ import { modelOrShipped } from './shipped-model.js';
 import { createInterface } from 'node:readline';
 import { loadModel } from '../infer/model.js';
 import type { ChatMessage } from '../tokenizer/chat-template.js';
+import { intOption } from './args.js';
 import { SAMPLING_FLAGS, SAMPLING_USAGE, samplingOptions } from './generate.js';
 
 const USAGE = `usage: kolm chat [--model DIR (default: the shipped models/kolm-micro)] [--system TEXT]\n${SAMPLING_USAGE}
@@ -16,7 +17,7 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   values.model = modelOrShipped(values.model);
-  const model = await loadModel(values.model, { threads: values.threads ? Number(values.threads) : undefined });
+  const model = await loadModel(values.model, { threads: intOption('threads', values.threads, { min: 1 }) });
   const opts = samplingOptions({ 'max-new-tokens': '512', ...values });
   const fresh = (): ChatMessage[] => (values.system ? [{ role: 'system', content: values.system }] : []);
   let history = fresh();

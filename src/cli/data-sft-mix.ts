@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { buildSftMix, DEFAULT_COUNTS, type MixCounts } from '../data/sft-mix.js';
 import { KolmError } from '../util/errors.js';
+import { intOption, numberOption } from './args.js';
 
 const USAGE = `usage: kolm data sft-mix --data SHARED_DATA_DIR --out DIR [--seed N] [--force] [--valid-fraction F] [--max-valid N] [--max-eval N]
          [--chatbot N] [--dialogues N] [--gsm8k N] [--translation N] [--arithmetic N] [--code N] [--safety N] [--benign N] [--negatives N] [--ppo N]
@@ -24,15 +25,10 @@ export async function run(argv: string[]): Promise<void> {
   const v = values as Record<string, string | boolean | undefined>;
   if (v['help']) return void console.log(USAGE);
   if (!v['data'] || !v['out']) throw new KolmError(`data sft-mix needs --data and --out\n\n${USAGE}`);
-  const int = (k: string): number | undefined => {
-    if (v[k] === undefined) return undefined;
-    const n = Number(v[k]);
-    if (!Number.isInteger(n) || n < 0) throw new KolmError(`--${k} must be a non-negative integer, got '${v[k]}'`);
-    return n;
-  };
+  const int = (k: string) => intOption(k, v[k] as string | undefined, { min: 0 });
   const counts: Partial<MixCounts> = {};
   for (const k of countKeys) if (int(flagOf(k)) !== undefined) counts[k] = int(flagOf(k))!;
-  const vf = v['valid-fraction'] === undefined ? undefined : Number(v['valid-fraction']);
+  const vf = numberOption('valid-fraction', v['valid-fraction'] as string | undefined);
   const manifest = await buildSftMix({
     data: v['data'] as string, out: v['out'] as string, seed: int('seed'), counts, validFraction: vf, maxValid: int('max-valid'), maxEval: int('max-eval'), force: Boolean(v['force']),
   });

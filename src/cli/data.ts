@@ -5,6 +5,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { KolmError } from '../util/errors.js';
+import { intOption } from './args.js';
 import { buildCorpus, loadConfig, loadTokenizer, readIndex, bytesPer, BadInputError, TokenLoader } from '../data/index.js';
 
 const USAGE = `usage:
@@ -38,10 +39,8 @@ async function build(argv: string[]): Promise<void> {
   });
   if (values.help) return void console.log(USAGE);
   if (!values.config || !values.out) throw new KolmError(`data build needs --config and --out\n\n${USAGE}`);
-  const seed = values.seed === undefined ? undefined : Number(values.seed);
-  if (seed !== undefined && !Number.isInteger(seed)) throw new KolmError(`--seed must be an integer, got '${values.seed}'`);
-  const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 0) throw new KolmError(`--workers must be a whole number, got '${values.workers}'`);
+  const seed = intOption('seed', values.seed);
+  const workers = intOption('workers', values.workers, { min: 0 }) ?? availableParallelism();
   const config = loadConfig(values.config);
   if (existsSync(values.out) && !values.force) throw new KolmError(`${values.out} already exists (use --force to replace it)`);
   const tokenizerDir = values.tokenizer ?? config.tokenizer;
@@ -88,8 +87,9 @@ async function inspect(argv: string[]): Promise<void> {
     if (!values.tokenizer) throw new KolmError('--show needs --tokenizer DIR to decode');
     const tok = await loadTokenizer(values.tokenizer);
     if (tok.hash !== index.tokenizerHash) console.warn(`warning: tokenizer hash ${tok.hash} differs from the index's`);
-    const loader = new TokenLoader(dir, { seqLen: 256, seed: Number(values.seed ?? 0) });
-    for (let i = 0; i < Number(values.show); i++) console.log(`--- window ${i}\n${tok.decode(loader.nextWindow())}`);
+    const loader = new TokenLoader(dir, { seqLen: 256, seed: intOption('seed', values.seed) ?? 0 });
+    const windows = intOption('show', values.show, { min: 0 })!;
+    for (let i = 0; i < windows; i++) console.log(`--- window ${i}\n${tok.decode(loader.nextWindow())}`);
     loader.close();
   }
   if (bad) throw new KolmError(`${bad} shard(s) failed verification`);

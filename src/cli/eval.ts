@@ -7,6 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
+import { intOption, numberOption } from './args.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmBackend } from '../eval/backend-kolm.js';
 import { OpenAICompletionsBackend } from '../eval/backend-openai.js';
@@ -67,15 +68,6 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function num(v: Record<string, unknown>, k: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
-  if (v[k] === undefined) return undefined;
-  const n = Number(v[k]);
-  if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min)) {
-    throw new KolmError(`--${k} must be a${opts.int ? 'n integer' : ' number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, got '${v[k]}'`);
-  }
-  return n;
-}
-
 function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'model';
 }
@@ -98,14 +90,14 @@ export async function run(argv: string[]): Promise<void> {
   const dataDir = resolve(v['data-dir'] ?? (existsSync('../shared/data/external') ? '../shared/data/external' : 'data'));
   if (!existsSync(dataDir)) throw new KolmError(`data directory not found: ${dataDir} (pass --data-dir DIR)`);
   const { tasks, groups } = index.resolve(v.tasks.split(',').map((s) => s.trim()).filter(Boolean));
-  const limit = num(v, 'limit', { min: 0 });
+  const limit = numberOption('limit', v['limit'], { min: 0 });
   const out = resolve(v.out ?? 'eval-results');
   const common = {
     tasks, groups, dataDir, limit,
-    numFewshot: num(v, 'num-fewshot', { int: true, min: 0 }),
-    fewshotSeed: num(v, 'fewshot-seed', { int: true }),
-    bootstrapIters: num(v, 'bootstrap-iters', { int: true, min: 0 }),
-    sandbox: { timeoutMs: (num(v, 'exec-timeout', { min: 0.1 }) ?? 10) * 1000, python: v.python },
+    numFewshot: intOption('num-fewshot', v['num-fewshot'], { min: 0 }),
+    fewshotSeed: intOption('fewshot-seed', v['fewshot-seed']),
+    bootstrapIters: intOption('bootstrap-iters', v['bootstrap-iters'], { min: 0 }),
+    sandbox: { timeoutMs: (numberOption('exec-timeout', v['exec-timeout'], { min: 0.1 }) ?? 10) * 1000, python: v.python },
     progress: true,
     log: (line: string) => console.error(line),
   };
@@ -117,8 +109,8 @@ export async function run(argv: string[]): Promise<void> {
     if (v.model) {
       console.error(`loading ${target}`);
       const kb = await KolmBackend.load(target, {
-        threads: num(v, 'threads', { int: true, min: 1 }),
-        score: { maxBatchTokens: num(v, 'batch-tokens', { int: true, min: 1 }) },
+        threads: intOption('threads', v['threads'], { min: 1 }),
+        score: { maxBatchTokens: intOption('batch-tokens', v['batch-tokens'], { min: 1 }) },
       });
       backend = kb;
       if (v.chat) chat = (t) => kb.model.tokenizer.renderChat([{ role: 'user', content: t }], { addGenerationPrompt: true });
@@ -130,7 +122,7 @@ export async function run(argv: string[]): Promise<void> {
         model: v['endpoint-model'],
         tokenizer: codec,
         prefixToken: tok ? tok.tokenId(tok.config.bosToken) ?? 0 : undefined,
-        maxLength: num(v, 'max-length', { int: true, min: 1 }),
+        maxLength: intOption('max-length', v['max-length'], { min: 1 }),
       });
       if (v.chat) {
         if (!tok) throw new KolmError('--chat with --endpoint needs --tokenizer DIR (its chat template renders the prompts)');

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { exportGguf, importGguf, GGUF_EXPORT_TYPES, type GgufExportType } from '../interchange/gguf.js';
 import { exportOnnxFolder } from '../interchange/onnx.js';
 import { KolmError } from '../util/errors.js';
+import { formatBytes } from '../util/format.js';
 
 export const EXPORT_USAGE = `usage:
   kolm export gguf --model DIR --out FILE [--type f32|f16|q8_0] [--name NAME] [--json]
@@ -19,8 +20,6 @@ export const IMPORT_USAGE = `usage:
   kolm import gguf --file FILE --out DIR [--json]
       rebuild a kolm/HF model folder (config.json, float32 model.safetensors, tokenizer.json,
       tokenizer_config.json) from a llama-architecture GGUF with a gpt2/qwen2 tokenizer (F32/F16/BF16/Q8_0 tensors).`;
-
-const formatBytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 
 function need(value: string | undefined, flag: string, usage: string): string {
   if (!value) throw new KolmError(`${flag} is required\n${usage}`);

@@ -3,6 +3,7 @@ import { modelOrShipped } from './shipped-model.js';
 import { loadModel } from '../infer/model.js';
 import type { TextGenerateOptions } from '../infer/model.js';
 import { KolmError } from '../util/errors.js';
+import { intOption, numberOption } from './args.js';
 
 export const SAMPLING_FLAGS = {
   'max-new-tokens': { type: 'string' },
@@ -24,24 +25,19 @@ export const SAMPLING_USAGE = `  --max-new-tokens N (128)  --temperature T (0 = 
   --stop TEXT (repeatable)  --truncate error|left  --threads N`;
 
 export function samplingOptions(v: Record<string, unknown>): TextGenerateOptions {
-  const num = (k: string): number | undefined => {
-    if (v[k] === undefined) return undefined;
-    const n = Number(v[k]);
-    if (!Number.isFinite(n)) throw new KolmError(`--${k} must be a number, got '${v[k]}'`);
-    return n;
-  };
+  const str = (k: string) => (v[k] === undefined ? undefined : String(v[k]));
   const truncate = v['truncate'] ?? 'error';
   if (truncate !== 'error' && truncate !== 'left') throw new KolmError(`--truncate must be error or left, got '${truncate}'`);
   return {
-    maxNewTokens: num('max-new-tokens') ?? 128,
-    temperature: num('temperature'),
-    topK: num('top-k'),
-    topP: num('top-p'),
-    minP: num('min-p'),
-    repetitionPenalty: num('repetition-penalty'),
-    presencePenalty: num('presence-penalty'),
-    frequencyPenalty: num('frequency-penalty'),
-    seed: num('seed'),
+    maxNewTokens: intOption('max-new-tokens', str('max-new-tokens'), { min: 1 }) ?? 128,
+    temperature: numberOption('temperature', str('temperature'), { min: 0 }),
+    topK: intOption('top-k', str('top-k'), { min: 0 }),
+    topP: numberOption('top-p', str('top-p'), { min: 0, max: 1 }),
+    minP: numberOption('min-p', str('min-p'), { min: 0, max: 1 }),
+    repetitionPenalty: numberOption('repetition-penalty', str('repetition-penalty'), { min: 0 }),
+    presencePenalty: numberOption('presence-penalty', str('presence-penalty')),
+    frequencyPenalty: numberOption('frequency-penalty', str('frequency-penalty')),
+    seed: intOption('seed', str('seed')),
     stop: v['stop'] as string[] | undefined,
     truncate,
   };
@@ -58,7 +54,7 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   values.model = modelOrShipped(values.model);
-  const model = await loadModel(values.model, { threads: values.threads ? Number(values.threads) : undefined });
+  const model = await loadModel(values.model, { threads: intOption('threads', values.threads, { min: 1 }) });
   const opts = samplingOptions(values);
   const prompt = values.chat ? model.tokenizer.renderChat([{ role: 'user', content: values.prompt }], { addGenerationPrompt: true }) : values.prompt;
   if (values.json) {

@@ -5,6 +5,7 @@ import { PRESETS } from '../model/presets.js';
 import { initParams, parameterCount } from '../model/params.js';
 import { saveModelFolder } from '../model/folder.js';
 import { KolmError } from '../util/errors.js';
+import { intOption } from './args.js';
 import { readFileSync } from 'node:fs';
 
 /** Vocabulary size (largest id + 1) and token → id for a tokenizer.json, vocab and added tokens alike. */
@@ -43,6 +44,6 @@ export async function run(argv: string[]): Promise<void> {
     config = { ...config, vocab_size: tok.vocabSize, bos_token_id: special('<|endoftext|>'), eos_token_id: special('<|endoftext|>'), pad_token_id: special('<|pad|>') };
   }
   if (values.dtype !== 'f32' && values.dtype !== 'f16') throw new KolmError(`--dtype must be f32 or f16, got '${values.dtype}'`);
-  await saveModelFolder(values.out, config, initParams(config, Number(values.seed)), { tokenizerDir: values.tokenizer, dtype: values.dtype === 'f16' ? 'F16' : 'F32' });
+  await saveModelFolder(values.out, config, initParams(config, intOption('seed', values.seed) ?? 0), { tokenizerDir: values.tokenizer, dtype: values.dtype === 'f16' ? 'F16' : 'F32' });
   console.log(`${values.out}: ${values.preset} (${(parameterCount(config) / 1e6).toFixed(2)}M parameters, vocab ${config.vocab_size}, ${config.model_type})`);
 }

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { KolmError } from '../util/errors.js';
 import { runPipeline } from '../pipeline/runner.js';
-import { formatSeconds } from '../util/progress.js';
+import { formatDuration } from '../util/format.js';
+import { intOption, numberOption } from './args.js';
 import { COMMANDS } from '../pipeline/stages.js';
 
 const USAGE = `usage: kolm pipeline --recipe FILE [--out RUN] [--var NAME=VALUE]… [--until STAGE] [--dry-run]
@@ -42,7 +43,7 @@ export async function run(argv: string[]): Promise<void> {
   if (v['dry-run']) return;
   const ran = state.stages.filter((s) => s.status === 'done').length;
   const skipped = state.stages.filter((s) => s.status === 'skipped').length;
-  console.error(`pipeline ${state.name}: ${ran} stage(s) ran, ${skipped} up to date, in ${formatSeconds((Date.now() - t0) / 1000)}`);
+  console.error(`pipeline ${state.name}: ${ran} stage(s) ran, ${skipped} up to date, in ${formatDuration((Date.now() - t0) / 1000)}`);
 }
 
 async function watch(argv: string[]): Promise<void> {
@@ -67,10 +68,9 @@ async function watch(argv: string[]): Promise<void> {
     process.on('SIGTERM', () => process.exit(143));
     process.stdin.resume();
   });
-  const n = (s: string | undefined) => (s === undefined ? undefined : Number(s));
   await watchCheckpoints({
-    dir: v.dir, data: v.data, seq: n(v.seq), batch: n(v.batch), batches: n(v.batches), tasks: v.tasks?.split(',').filter(Boolean),
-    limit: n(v.limit), dataDir: v['data-dir'], includePath: v['include-path'], events: v.events, stage: v.stage, finished,
+    dir: v.dir, data: v.data, seq: intOption('seq', v.seq, { min: 1 }), batch: intOption('batch', v.batch, { min: 1 }), batches: intOption('batches', v.batches, { min: 1 }),
+    tasks: v.tasks?.split(',').filter(Boolean), limit: numberOption('limit', v.limit, { min: 0 }), dataDir: v['data-dir'], includePath: v['include-path'], events: v.events, stage: v.stage, finished,
   });
 }
 

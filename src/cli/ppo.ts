@@ -1,7 +1,7 @@
 import { KolmError } from '../util/errors.js';
 import { ppo } from '../train/ppo.js';
 import { OPTIM_OPTIONS, OPTIM_USAGE, optim, parse, requireOptions } from './align-args.js';
-import { fmt } from './sft.js';
+import { formatMetric } from '../util/format.js';
 
 const USAGE = `usage: kolm ppo --model SFT_DIR --prompts PROMPTS.jsonl (--reward-model RM_DIR | --reward exact-match) --out DIR [options]
   PPO: rollouts from the policy, rewards from the reward model (normalised, clipped) or a verifiable function
@@ -22,11 +22,11 @@ export async function run(argv: string[]): Promise<void> {
   if (reward !== undefined && reward !== 'exact-match') throw new KolmError(`--reward must be exact-match, got '${reward}'`);
   const r = await ppo({
     model: p.str('model')!, ref: p.str('ref'), prompts: p.list('prompts'), rewardModel: p.str('reward-model'), reward, valueModel: p.str('value-model'), evalPrompts: p.str('eval-prompts'),
-    evalEvery: p.int('eval-every'), out: p.str('out')!, iterations: p.int('iterations') ?? 20, rolloutBatch: p.int('rollout-batch'), minibatch: p.int('minibatch'), ppoEpochs: p.int('ppo-epochs'),
-    maxNewTokens: p.int('max-new-tokens'), maxPromptTokens: p.int('max-prompt-tokens'), klCoef: p.num('kl-coef'), gamma: p.num('gamma'), lam: p.num('lam'), clipRange: p.num('clip-range'),
-    clipRangeValue: p.num('clip-range-value'), vfCoef: p.num('vf-coef'), temperature: p.num('temperature'), missingEosPenalty: p.num('missing-eos-penalty'), seed: p.int('seed'), threads: p.int('threads'),
+    evalEvery: p.int('eval-every', { min: 0 }), out: p.str('out')!, iterations: p.int('iterations', { min: 1 }) ?? 20, rolloutBatch: p.int('rollout-batch', { min: 1 }), minibatch: p.int('minibatch', { min: 1 }), ppoEpochs: p.int('ppo-epochs', { min: 1 }),
+    maxNewTokens: p.int('max-new-tokens', { min: 1 }), maxPromptTokens: p.int('max-prompt-tokens', { min: 1 }), klCoef: p.num('kl-coef', { min: 0 }), gamma: p.num('gamma', { min: 0, max: 1 }), lam: p.num('lam', { min: 0, max: 1 }), clipRange: p.num('clip-range', { min: 0 }),
+    clipRangeValue: p.num('clip-range-value', { min: 0 }), vfCoef: p.num('vf-coef', { min: 0 }), temperature: p.num('temperature', { min: 0 }), missingEosPenalty: p.num('missing-eos-penalty'), seed: p.int('seed'), threads: p.int('threads', { min: 1 }),
     quiet: p.bool('quiet'), ...optim(p),
   });
   const s = r.summary;
-  console.log(`done: ${s['iterations']} iterations; mean score (first 5 → last 5) ${fmt(s['score_first5'])} → ${fmt(s['score_last5'])}, KL ${fmt(s['kl_last'])}${s['eval_score_after'] !== null ? `; held-out score ${fmt(s['eval_score_before'])} → ${fmt(s['eval_score_after'])}` : ''}; policy in ${r.modelDir}`);
+  console.log(`done: ${s['iterations']} iterations; mean score (first 5 → last 5) ${formatMetric(s['score_first5'])} → ${formatMetric(s['score_last5'])}, KL ${formatMetric(s['kl_last'])}${s['eval_score_after'] !== null ? `; held-out score ${formatMetric(s['eval_score_before'])} → ${formatMetric(s['eval_score_after'])}` : ''}; policy in ${r.modelDir}`);
 }

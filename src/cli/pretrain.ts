@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { pretrain } from '../train/pretrain.js';
 import type { RopeScaling } from '../model/config.js';
 import { KolmError } from '../util/errors.js';
+import { intOption, numberOption, type NumberBounds } from './args.js';
 
 const USAGE = `usage: kolm pretrain --data SHARDS --out DIR (--model DIR | --preset NAME) [options]
   --steps N (1000)  --batch B (8)  --seq T (256)  --accumulation K (1)
@@ -24,13 +25,10 @@ export async function run(argv: string[]): Promise<void> {
     if (!v['help']) process.exitCode = 1;
     return;
   }
-  const num = (k: string, dflt?: number): number | undefined => {
-    if (v[k] === undefined) return dflt;
-    const n = Number(v[k]);
-    if (!Number.isFinite(n)) throw new KolmError(`--${k} must be a number, got '${v[k]}'`);
-    return n;
-  };
-  const seq = num('seq', 256)!;
+  const str = (k: string) => v[k] as string | undefined;
+  const int = (k: string, bounds?: NumberBounds) => intOption(k, str(k), bounds);
+  const num = (k: string, bounds?: NumberBounds) => numberOption(k, str(k), bounds);
+  const seq = int('seq', { min: 1 }) ?? 256;
   const ropeScaling = typeof v['rope-scaling'] === 'string' ? parseRopeScaling(v['rope-scaling'], seq) : undefined;
   const onNan = v['on-nan'] ?? 'skip';
   if (onNan !== 'skip' && onNan !== 'stop') throw new KolmError(`--on-nan must be skip or stop, got '${onNan}'`);
@@ -42,21 +40,21 @@ export async function run(argv: string[]): Promise<void> {
     model: v['model'] as string | undefined,
     preset: (v['preset'] as string | undefined) ?? (v['model'] ? undefined : 'nano'),
     tokenizer: v['tokenizer'] as string | undefined,
-    steps: num('steps', 1000)!,
-    batch: num('batch', 8)!,
+    steps: int('steps', { min: 1 }) ?? 1000,
+    batch: int('batch', { min: 1 }) ?? 8,
     seq,
-    accumulation: num('accumulation', 1),
-    lr: num('lr'),
-    warmup: num('warmup'),
+    accumulation: int('accumulation', { min: 1 }) ?? 1,
+    lr: num('lr', { min: 0 }),
+    warmup: int('warmup', { min: 0 }),
     decay,
-    minLrRatio: num('min-lr-ratio'),
-    weightDecay: num('weight-decay'),
-    clip: num('clip'),
-    evalEvery: num('eval-every'),
-    evalBatches: num('eval-batches'),
-    saveEvery: num('save-every'),
-    seed: num('seed', 0),
-    threads: num('threads'),
+    minLrRatio: num('min-lr-ratio', { min: 0, max: 1 }),
+    weightDecay: num('weight-decay', { min: 0 }),
+    clip: num('clip', { min: 0 }),
+    evalEvery: int('eval-every', { min: 0 }),
+    evalBatches: int('eval-batches', { min: 1 }),
+    saveEvery: int('save-every', { min: 0 }),
+    seed: int('seed') ?? 0,
+    threads: int('threads', { min: 1 }),
     resume: Boolean(v['resume']),
     onNonFinite: onNan,
     ropeScaling,
@@ -69,8 +67,7 @@ export async function run(argv: string[]): Promise<void> {
 /** `linear:2`, `dynamic:2` or `yarn:4`: the factor stretches the original context (`seq / factor`) to `seq`. */
 export function parseRopeScaling(spec: string, seq: number): RopeScaling {
   const [type, factor] = spec.split(':');
-  const f = Number(factor);
-  if (!(f >= 1)) throw new KolmError(`--rope-scaling: factor must be >= 1 in '${spec}'`);
+  const f = numberOption('rope-scaling', factor ?? '', { min: 1 })!;
   if (type === 'linear') return { rope_type: 'linear', factor: f };
   if (type === 'dynamic') return { rope_type: 'dynamic', factor: f, original_max_position_embeddings: Math.round(seq / f) };
   if (type === 'yarn') return { rope_type: 'yarn', factor: f, original_max_position_embeddings: Math.round(seq / f) };

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { modelOrShipped } from './shipped-model.js';
 import { loadModel } from '../infer/model.js';
 import { serve } from '../serve/server.js';
-import { KolmError } from '../util/errors.js';
+import { intOption } from './args.js';
 
 const USAGE = `usage: kolm serve [--model DIR (default: the shipped models/kolm-micro)] [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--max-batch 16] [--queue 64]
   --model-name NAME     the id clients pass as "model" (default: the folder's name)
@@ -12,13 +12,6 @@ const USAGE = `usage: kolm serve [--model DIR (default: the shipped models/kolm-
   --decode-threads N    decode-step threads (default 1)
   --no-web              do not serve the chat page at /
 The API key can also come from KOLM_API_KEY.`;
-
-function int(v: string | undefined, flag: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new KolmError(`--${flag} must be an integer ≥ ${min}, got '${v}'`);
-  return n;
-}
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -34,16 +27,16 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   values.model = modelOrShipped(values.model);
-  const model = await loadModel(values.model, { threads: int(values.threads, 'threads', 1), decodeThreads: int(values['decode-threads'], 'decode-threads', 1) });
+  const model = await loadModel(values.model, { threads: intOption('threads', values.threads, { min: 1 }), decodeThreads: intOption('decode-threads', values['decode-threads'], { min: 1 }) });
   const server = await serve(model, {
     host: values.host,
-    port: int(values.port, 'port', 0),
+    port: intOption('port', values.port, { min: 0 }),
     apiKey: values['api-key'] ?? (process.env['KOLM_API_KEY'] || undefined),
     modelId: values['model-name'],
-    maxBatch: int(values['max-batch'], 'max-batch', 1),
-    maxQueue: int(values.queue, 'queue', 0),
-    maxBodyBytes: int(values['max-body'], 'max-body', 1024),
-    requestTimeoutMs: values.timeout === undefined ? undefined : int(values.timeout, 'timeout', 1)! * 1000,
+    maxBatch: intOption('max-batch', values['max-batch'], { min: 1 }),
+    maxQueue: intOption('queue', values.queue, { min: 0 }),
+    maxBodyBytes: intOption('max-body', values['max-body'], { min: 1024 }),
+    requestTimeoutMs: values.timeout === undefined ? undefined : intOption('timeout', values.timeout, { min: 1 })! * 1000,
     web: !values['no-web'],
   });
   console.log(`kolm serve: model '${server.modelId}' on ${server.url} (OpenAI API at ${server.url}/v1, chat page at ${server.url}/)`);

@@ -1,4 +1,5 @@
 import { sft } from '../train/sft.js';
+import { formatMetric } from '../util/format.js';
 import { OPTIM_OPTIONS, OPTIM_USAGE, optim, parse, requireOptions } from './align-args.js';
 
 const USAGE = `usage: kolm sft --model DIR --data CHATS.jsonl[,MORE.jsonl] --out DIR [options]
@@ -15,12 +16,11 @@ export async function run(argv: string[]): Promise<void> {
   if (!requireOptions(p, USAGE, ['model', 'data', 'out'])) return;
   const onNan = p.str('on-nan');
   const r = await sft({
-    model: p.str('model')!, data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, epochs: p.num('epochs'), steps: p.int('steps'), batch: p.int('batch'), seq: p.int('seq'),
-    accumulation: p.int('accumulation'), pack: !p.bool('no-pack'), evalEvery: p.int('eval-every'), saveEvery: p.int('save-every'), seed: p.int('seed'), threads: p.int('threads'),
+    model: p.str('model')!, data: p.list('data'), valid: p.str('valid'), out: p.str('out')!, epochs: p.num('epochs', { min: 0 }), steps: p.int('steps', { min: 1 }), batch: p.int('batch', { min: 1 }), seq: p.int('seq', { min: 1 }),
+    accumulation: p.int('accumulation', { min: 1 }), pack: !p.bool('no-pack'), evalEvery: p.int('eval-every', { min: 0 }), saveEvery: p.int('save-every', { min: 0 }), seed: p.int('seed'), threads: p.int('threads', { min: 1 }),
     onNonFinite: onNan === 'stop' ? 'stop' : 'skip', quiet: p.bool('quiet'), ...optim(p),
   });
   const s = r.summary;
-  console.log(`done: ${s['steps']} steps, loss ${fmt(s['first_loss'])} → ${fmt(s['last_loss'])}${s['val_loss_after'] !== null ? `, validation loss ${fmt(s['val_loss_before'])} → ${fmt(s['val_loss_after'])}` : ''}; model in ${r.modelDir}`);
+  console.log(`done: ${s['steps']} steps, loss ${formatMetric(s['first_loss'])} → ${formatMetric(s['last_loss'])}${s['val_loss_after'] !== null ? `, validation loss ${formatMetric(s['val_loss_before'])} → ${formatMetric(s['val_loss_after'])}` : ''}; model in ${r.modelDir}`);
 }
 
-export const fmt = (x: unknown) => (typeof x === 'number' ? x.toFixed(4) : String(x));

@@ -7,7 +7,8 @@ import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import { formatSeconds } from '../util/progress.js';
+import { formatBytes, formatDuration } from '../util/format.js';
+import { countOption } from './args.js';
 import { KolmError } from '../util/errors.js';
 import { Tokenizer, trainTokenizerWithStats, DEFAULT_LEXICON_DIR } from '../tokenizer/index.js';
 import { StatsCollector } from '../tokenizer/stats.js';
@@ -52,15 +53,6 @@ function need(value: string | undefined, flag: string): string {
   return value;
 }
 
-/** A positive count, with optional k/M/G (powers of 1000) suffix. */
-function count(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim());
-  const scale = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[(m?.[2] ?? '').toLowerCase()]!;
-  const n = m ? Math.round(Number(m[1]) * scale) : NaN;
-  if (!Number.isFinite(n) || n < 0) throw new KolmError(`${flag} must be a non-negative number, got '${value}'`);
-  return n;
-}
-
 async function train(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -82,16 +74,16 @@ async function train(argv: string[]): Promise<void> {
   const started = performance.now();
   const { tokenizer, stats } = await trainTokenizerWithStats({
     input,
-    vocabSize: count(need(values['vocab-size'], '--vocab-size'), '--vocab-size'),
-    minFrequency: count(values['min-frequency']!, '--min-frequency'),
+    vocabSize: countOption('vocab-size', need(values['vocab-size'], '--vocab-size'), { min: 0 })!,
+    minFrequency: countOption('min-frequency', values['min-frequency'], { min: 0 })!,
     morpheme: !values['no-morpheme'],
     lexicon: values.lexicon,
-    maxBytes: values['max-bytes'] === undefined ? undefined : count(values['max-bytes'], '--max-bytes'),
+    maxBytes: countOption('max-bytes', values['max-bytes'], { min: 0 }),
   });
   await tokenizer.save(out);
   const seconds = (performance.now() - started) / 1000;
   console.error(
-    `trained on ${(stats.textBytes / 1e6).toFixed(1)} MB in ${formatSeconds(seconds)}: ${stats.uniquePreTokens} unique pre-tokens` +
+    `trained on ${formatBytes(stats.textBytes)} in ${formatDuration(seconds)}: ${stats.uniquePreTokens} unique pre-tokens` +
       (values['no-morpheme'] ? '' : ` (${stats.segmentedWords} cut into morphemes)`) +
       `, ${stats.merges} merges, vocab ${tokenizer.vocabSize}`,
   );

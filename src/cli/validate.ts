@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { validationLoss } from '../train/validate.js';
+import { intOption } from './args.js';
 import { parseRopeScaling } from './pretrain.js';
 
 const USAGE = `usage: kolm validate --model DIR --data SHARDS --seq T [--batch 4] [--batches 8] [--split validation|train]
@@ -19,12 +20,12 @@ export async function run(argv: string[]): Promise<void> {
     if (!v.help) process.exitCode = 1;
     return;
   }
-  const seq = Number(v.seq);
+  const seq = intOption('seq', v.seq, { min: 1 })!;
   const rs = v['rope-scaling'];
   const ropeScaling = rs === undefined ? undefined : rs === 'none' ? null : parseRopeScaling(rs, seq);
   const result = await validationLoss({
-    model: v.model, data: v.data, seq, batch: v.batch ? Number(v.batch) : undefined, batches: v.batches ? Number(v.batches) : undefined,
-    split: v.split === 'train' ? 'train' : 'validation', ropeScaling, threads: v.threads ? Number(v.threads) : undefined,
+    model: v.model, data: v.data, seq, batch: intOption('batch', v.batch, { min: 1 }), batches: intOption('batches', v.batches, { min: 1 }),
+    split: v.split === 'train' ? 'train' : 'validation', ropeScaling, threads: intOption('threads', v.threads, { min: 1 }),
   });
   if (v.json) console.log(JSON.stringify({ model: v.model, seq, rope_scaling: rs ?? 'config', loss: +result.loss.toFixed(5), tokens: result.tokens }));
   else console.log(`loss ${result.loss.toFixed(4)} over ${result.tokens} tokens at seq ${seq}`);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { KolmError } from '../util/errors.js';
 import { defaultNormalize, type NormalizeOptions } from './normalize.js';
-import { defaultLangId, type LangIdOptions } from './langid.js';
+import { defaultLangId, type LangIdOptions } from '../text/language.js';
 import { defaultQuality, type QualityOptions } from './quality.js';
 import { defaultPii, type PiiOptions } from './pii.js';
 import { defaultSafety, type SafetyOptions } from './safety.js';

@@ -5,7 +5,7 @@
  *   SPM: <fim_prefix> <fim_suffix> suffix <fim_middle> prefix middle
  * so the model learns to produce the middle after seeing both sides. Both modes are used (joint PSM + SPM).
  */
-import type { Rng } from './hash.js';
+import type { Rng } from '../util/random.js';
 import { FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, type TextTokenizer } from './types.js';
 import { KolmError } from '../util/errors.js';
 

@@ -1,6 +1,6 @@
 /**
- * Fast, dependency-free 32-bit hashing and seeded randomness. Everything the pipeline decides at random
- * (splits, sampling, FIM cut points, shuffles) is derived from these, so a build is reproducible from its seed.
+ * Fast, dependency-free 32-bit hashing. Everything the pipeline decides at random (splits, sampling, FIM cut points,
+ * shuffles) is seeded from these hashes and drawn from util/random, so a build is reproducible from its seed.
  */
 
 /** MurmurHash3's finalizer: a cheap bijective mixer on 32-bit integers. */
@@ -28,34 +28,6 @@ export function hash2(a: number, b: number): number {
 /** A uniform number in [0, 1) determined by (seed, key). */
 export function unitFloat(seed: number, key: number): number {
   return hash2(seed, key) / 4294967296;
-}
-
-/** Mulberry32: a small, fast, seedable PRNG with a 32-bit state (enough for shuffles and cut points). */
-export class Rng {
-  constructor(private s: number) { this.s >>>= 0; }
-  /** Next 32-bit unsigned integer. */
-  nextU32(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** Uniform float in [0, 1). */
-  next(): number { return this.nextU32() / 4294967296; }
-  /** Uniform integer in [0, n). */
-  int(n: number): number { return Math.floor(this.next() * n); }
-  get state(): number { return this.s; }
-}
-
-/** Deterministic in-place Fisher–Yates shuffle. */
-export function shuffleInPlace<T extends { length: number; [i: number]: unknown }>(a: T, rng: Rng): T {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-  return a;
 }
 
 /** A set of int32 keys (open addressing, linear probing); much faster than Set<number> for hash values. */

@@ -4,7 +4,7 @@ export { BadInputError } from './errors.js';
 export { readRecords, expandPaths, formatOf, type SourceRecord, type ReadOptions, type InputFormat, type TextSplit } from './sources.js';
 export { sourceDocuments } from './documents.js';
 export { normalizeText, defaultNormalize, type NormalizeOptions } from './normalize.js';
-export { identifyLanguage, countScripts, isCodePath, defaultLangId, type LangIdOptions } from './langid.js';
+export { identifyLanguage, countScripts, isCodePath, defaultLangId, type LangIdOptions } from '../text/language.js';
 export { QualityFilter, defaultQuality, defaultBoilerplate, type QualityOptions } from './quality.js';
 export { PiiScrubber, defaultPii, luhnValid, type PiiOptions, type PiiType } from './pii.js';
 export { SafetyFilter, loadLexicons, defaultSafety, type SafetyOptions } from './safety.js';

@@ -13,12 +13,13 @@ import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
+import { Rng, rng, shuffleInPlace } from '../util/random.js';
 import type { DataConfig } from './config.js';
 import { sourceDocuments } from './documents.js';
 import { Deduplicator } from './dedup.js';
 import { BadInputError } from './errors.js';
 import { fimTokens, fimTransform } from './fim.js';
-import { hash2, Rng, shuffleInPlace } from './hash.js';
+import { hash2 } from './hash.js';
 import { copiesFor, isValidation, planMix, type MixPlan } from './mix.js';
 import { DocProcessor, docInput, type DocInput, type Processed, type ProcessStage } from './process.js';
 import { ProcessorPool, type BatchResult } from './workers.js';
@@ -258,7 +259,7 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
   const maxTokens = cfg.shards.maxTokens;
   for (const split of ['train', 'validation'] as Split[]) {
     const order = Uint32Array.from(entries[split]);
-    shuffleInPlace(order, new Rng(hash2(seed, split === 'train' ? 1 : 2)));
+    shuffleInPlace(order, rng(hash2(seed, split === 'train' ? 1 : 2)));
     const seen = new Map<number, number>();
     const writer = new ShardWriter(dir, split, dtype, maxTokens, eosId);
     const sum = summaries[split];
@@ -272,10 +273,10 @@ async function build(opts: BuildOptions, dir: string): Promise<Omit<BuildResult,
       let ids: ArrayLike<number> = docs.length[i] ? spool.read(docs.offset[i], docs.length[i]) : [];
       let fim = false;
       if (fimIds && cfg.fim.langs.includes(lang)) {
-        const rng = new Rng(hash2(seed ^ 0x0f1f2f3f, hash2(i, copy)));
-        if (rng.next() < cfg.fim.rate) {
-          const spm = rng.next() < cfg.fim.spmRate;
-          ids = fimTransform(tok.decode(ids), tok, fimIds, spm, rng);
+        const fimRandom = new Rng(hash2(seed ^ 0x0f1f2f3f, hash2(i, copy)));
+        if (fimRandom.next() < cfg.fim.rate) {
+          const spm = fimRandom.next() < cfg.fim.spmRate;
+          ids = fimTransform(tok.decode(ids), tok, fimIds, spm, fimRandom);
           fim = true;
           st.pack.change(spm ? 'fim-spm' : 'fim-psm');
         }

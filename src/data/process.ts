@@ -5,7 +5,7 @@
  */
 import type { DataConfig } from './config.js';
 import { Deduplicator, type Fingerprint } from './dedup.js';
-import { identifyLanguage, isCodePath } from './langid.js';
+import { identifyLanguage, isCodePath } from '../text/language.js';
 import { normalizeText } from './normalize.js';
 import { PiiScrubber } from './pii.js';
 import { QualityFilter } from './quality.js';

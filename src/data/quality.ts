@@ -4,6 +4,7 @@
  * Each check returns the reason a document fails, so the stats say exactly why it was dropped.
  */
 import type { Lang } from './types.js';
+import { SYLLABLE_BASE } from '../text/hangul.js';
 
 export interface QualityOptions {
   minChars: number;
@@ -107,7 +108,8 @@ export class QualityFilter {
     }
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c >= 0xac00) alnum++;
+      // Digits, ASCII letters, and Hangul syllables with every code unit above them (Korean comments count as text).
+      if ((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c >= SYLLABLE_BASE) alnum++;
     }
     if (maxLen > o.maxLineLength) return 'long-line';
     if (text.length / lines > o.maxMeanLineLength) return 'long-mean-line';

@@ -2,8 +2,9 @@
 import type { BuildStats } from './pipeline.js';
 import type { ShardIndex } from './shards.js';
 
-const num = (n: number) => Math.round(n).toLocaleString('en-US');
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+import { formatNumber, formatPercent } from '../util/format.js';
+
+const num = (n: number) => formatNumber(Math.round(n));
 const counts = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${num(v)}`).join(', ') || '—';
 
 export function renderSummary(stats: BuildStats, index: ShardIndex): string {
@@ -32,7 +33,7 @@ export function renderSummary(stats: BuildStats, index: ShardIndex): string {
     '| group | target | available | rate | tokens | share |', '|---|---:|---:|---:|---:|---:|');
   for (const g of stats.mix.groups) {
     const how = g.rate > 1 ? 'up-sampled' : g.rate < 1 ? 'down-sampled' : 'as is';
-    out.push(`| ${g.name} | ${pct(g.target)} | ${num(g.available)} | ×${g.rate.toFixed(3)} (${how}) | ${num(g.tokens)} | ${pct(g.share)} |`);
+    out.push(`| ${g.name} | ${formatPercent(g.target)} | ${num(g.available)} | ×${g.rate.toFixed(3)} (${how}) | ${num(g.tokens)} | ${formatPercent(g.share)} |`);
   }
 
   out.push('', '## Output', '', '| split | documents | tokens | FIM documents | tokens by language | tokens by source |', '|---|---:|---:|---:|---|---|');

@@ -1,6 +1,11 @@
-/** Labels assigned by language identification. `en` stands for Latin-script text (English and other). */
-export const LANGS = ['ko', 'en', 'code', 'other'] as const;
-export type Lang = (typeof LANGS)[number];
+import type { DocumentLanguage } from '../text/language.js';
+
+/**
+ * Labels assigned by language identification (text/language.ts). `en` stands for Latin-script text (English and
+ * other). The index's `langs` list and stats reports keep this order.
+ */
+export const LANGS = ['ko', 'en', 'code', 'other'] as const satisfies readonly DocumentLanguage[];
+export type Lang = DocumentLanguage;
 
 /** One document flowing through the pipeline. Stages replace `text` and set `lang`; nothing else is copied. */
 export interface Doc {

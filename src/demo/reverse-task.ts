@@ -1,5 +1,3 @@
-import { rng } from '../graph/ndarray.js';
-
 /**
  * A learnable synthetic task: after a separator, emit the prefix reversed. Only the answer half is scored
  * (prefix targets are ignore-index), which exercises masked cross-entropy.
@@ -22,5 +20,3 @@ export function reverseBatch(batch: number, length: number, vocab: number, rando
     labels: { dtype: 'int64' as const, shape: [batch, T], data: labels },
   };
 }
-
-export { rng };

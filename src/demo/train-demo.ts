@@ -1,4 +1,4 @@
-import { rng } from '../graph/ndarray.js';
+import { rng } from '../util/random.js';
 import { TrainStep } from '../train/step.js';
 import { buildTinyDecoder, initTiny, type TinyConfig } from './tiny-transformer.js';
 import { reverseBatch } from './reverse-task.js';

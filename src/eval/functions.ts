@@ -6,7 +6,8 @@
 import { KolmError } from '../util/errors.js';
 import type { Doc } from './datasets.js';
 import { macroF1, passAtK } from './metrics.js';
-import { circulantRows, isRefusal, isToxic, kobbqAggregations, kobbqItem, preferenceAuc } from './safety.js';
+import { circulantRows, isToxic, kobbqAggregations, kobbqItem, preferenceAuc } from './safety.js';
+import { isRefusal } from '../text/refusal.js';
 import { runProgram, type SandboxOptions } from './sandbox.js';
 
 export interface FunctionContext {

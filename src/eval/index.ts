@@ -10,6 +10,7 @@ export { scoreTokens, type TokenRequest, type TokenScore } from './loglik.js';
 export { AGGREGATIONS, aggregate, bootstrapStderr, exactMatch, macroF1, binaryF1, matthewsCorrcoef, meanStderr, passAtK, pyRegex } from './metrics.js';
 export { corpusBleu, sentenceBleu, corpusChrf, sentenceChrf, tokenize13a, tokenizeIntl, computeBleu } from './sacrebleu.js';
 export { runProgram, sandboxInfo, type SandboxOptions, type RunResult } from './sandbox.js';
-export { isToxic, isRefusal, lexiconSummary, preferenceAuc, REFUSAL_PATTERNS } from './safety.js';
+export { isToxic, lexiconSummary, preferenceAuc } from './safety.js';
+export { isRefusal, REFUSAL_PATTERNS } from '../text/refusal.js';
 export { renderReport, loadResults, mergeRuns, type ReportRun } from './report.js';
 export { PyRandom } from './pyrandom.js';

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { KolmError } from '../util/errors.js';
+import { escapeHtml as esc, formatNumber } from '../util/format.js';
 import type { EvalResults, TaskResult } from './evaluator.js';
 
 export interface ReportRun {
@@ -14,8 +15,6 @@ export interface ReportRun {
 }
 
 const PALETTE = ['#2f6db5', '#d9822b', '#3a9a5b', '#b7472a', '#7d5ba6', '#8c6d46', '#c2528b', '#5f6b73'];
-
-const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export function loadResults(path: string): EvalResults {
   let v: unknown;
@@ -29,16 +28,8 @@ export function loadResults(path: string): EvalResults {
   return r as EvalResults;
 }
 
-function fmt(v: unknown, digits = 4): string {
-  if (typeof v !== 'number') return '—';
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
-  return v.toFixed(a >= 100 ? 2 : digits);
-}
-
 /** Metric keys ("acc,none") of a task result, without stderr keys. */
-function metricKeys(r: TaskResult): string[] {
+export function metricKeys(r: TaskResult): string[] {
   return Object.keys(r).filter((k) => k !== 'alias' && !k.includes('_stderr,') && k.includes(','));
 }
 
@@ -60,7 +51,7 @@ function barChart(title: string, runs: ReportRun[], values: (number | null | und
   for (const t of [0, 0.25, 0.5, 0.75, 1]) {
     const v = lo + t * (hi - lo);
     const gx = x(v).toFixed(1);
-    parts.push(`<line x1="${gx}" y1="${top - 4}" x2="${gx}" y2="${H - 18}" stroke="#e3e3e3"/><text x="${gx}" y="${H - 5}" font-size="10" text-anchor="middle" fill="#777">${esc(fmt(v, 2))}</text>`);
+    parts.push(`<line x1="${gx}" y1="${top - 4}" x2="${gx}" y2="${H - 18}" stroke="#e3e3e3"/><text x="${gx}" y="${H - 5}" font-size="10" text-anchor="middle" fill="#777">${esc(formatNumber(v, 2))}</text>`);
   }
   runs.forEach((run, i) => {
     const y = top + i * rowH;
@@ -72,13 +63,13 @@ function barChart(title: string, runs: ReportRun[], values: (number | null | und
       return;
     }
     const x0 = x(Math.min(0, v)), x1 = x(Math.max(0, v));
-    parts.push(`<rect x="${x0.toFixed(1)}" y="${y + 3}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${rowH - 7}" fill="${PALETTE[i % PALETTE.length]}"><title>${esc(`${run.label}: ${fmt(v)}${errs[i] !== undefined ? ` ± ${fmt(errs[i])}` : ''}`)}</title></rect>`);
+    parts.push(`<rect x="${x0.toFixed(1)}" y="${y + 3}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${rowH - 7}" fill="${PALETTE[i % PALETTE.length]}"><title>${esc(`${run.label}: ${formatNumber(v)}${errs[i] !== undefined ? ` ± ${formatNumber(errs[i])}` : ''}`)}</title></rect>`);
     const e = errs[i];
     if (typeof e === 'number' && e > 0) {
       const ya = y + rowH / 2 - 1;
       parts.push(`<line x1="${x(v - e).toFixed(1)}" y1="${ya}" x2="${x(v + e).toFixed(1)}" y2="${ya}" stroke="#222"/><line x1="${x(v - e).toFixed(1)}" y1="${ya - 4}" x2="${x(v - e).toFixed(1)}" y2="${ya + 4}" stroke="#222"/><line x1="${x(v + e).toFixed(1)}" y1="${ya - 4}" x2="${x(v + e).toFixed(1)}" y2="${ya + 4}" stroke="#222"/>`);
     }
-    parts.push(`<text x="${(x(Math.max(v, 0) + (e ?? 0)) + 4).toFixed(1)}" y="${y + 14}" font-size="11">${esc(fmt(v))}</text>`);
+    parts.push(`<text x="${(x(Math.max(v, 0) + (e ?? 0)) + 4).toFixed(1)}" y="${y + 14}" font-size="11">${esc(formatNumber(v))}</text>`);
   });
   parts.push('</svg>');
   return parts.join('');
@@ -104,7 +95,7 @@ function table(runs: ReportRun[], rows: { section: 'results' | 'groups'; task: s
       const v = vals[i];
       const se = r.results[section]?.[task]?.[stderrKey(key)];
       const cls = typeof v === 'number' && v === best ? ' class="best"' : '';
-      return `<td${cls}>${esc(fmt(v))}${typeof se === 'number' ? `<span class="se"> ± ${esc(fmt(se))}</span>` : ''}</td>`;
+      return `<td${cls}>${esc(formatNumber(v))}${typeof se === 'number' ? `<span class="se"> ± ${esc(formatNumber(se))}</span>` : ''}</td>`;
     });
     return `<tr><td>${esc(task)}</td><td>${esc(label(key))}</td>${cells.join('')}</tr>`;
   });
@@ -157,14 +148,14 @@ export function renderReport(runs: ReportRun[], title = 'kolm evaluation'): stri
   const models = runs.map((r, i) => {
     const m = r.results.model ?? {};
     const facts = Object.entries(m).filter(([, v]) => v !== undefined && v !== null && typeof v !== 'object').map(([k, v]) => `${esc(k)}: ${esc(typeof v === 'number' && k === 'parameters' ? v.toLocaleString('en-US') : v)}`).join(' · ');
-    return `<li><span class="sw" style="background:${PALETTE[i % PALETTE.length]}"></span><b>${esc(r.label)}</b> — ${facts}<br><span class="se">evaluated ${esc(r.results.date ?? '')}, ${esc(fmt(r.results.total_evaluation_time_seconds, 1))} s; limit ${esc(r.results.config?.['limit'] ?? 'none')}, bootstrap ${esc(r.results.config?.['bootstrap_iters'] ?? '')}</span></li>`;
+    return `<li><span class="sw" style="background:${PALETTE[i % PALETTE.length]}"></span><b>${esc(r.label)}</b> — ${facts}<br><span class="se">evaluated ${esc(r.results.date ?? '')}, ${esc(formatNumber(r.results.total_evaluation_time_seconds, 1))} s; limit ${esc(r.results.config?.['limit'] ?? 'none')}, bootstrap ${esc(r.results.config?.['bootstrap_iters'] ?? '')}</span></li>`;
   });
   const details = tasks.map((task) => {
     const cells = runs.map((r) => {
       const n = r.results['n-samples']?.[task];
       const shots = r.results['n-shot']?.[task];
       const t = r.results.timings?.[task];
-      return `<td>${n ? `${n.effective}/${n.original}` : '—'}${shots !== undefined ? `, ${shots}-shot` : ''}${t !== undefined ? `, ${fmt(t, 1)} s` : ''}</td>`;
+      return `<td>${n ? `${n.effective}/${n.original}` : '—'}${shots !== undefined ? `, ${shots}-shot` : ''}${t !== undefined ? `, ${formatNumber(t, 1)} s` : ''}</td>`;
     });
     return `<tr><td>${esc(task)}</td>${cells.join('')}</tr>`;
   });

@@ -2,6 +2,8 @@
  * Concrete tensors. The reference interpreter computes everything in float64 (integers and booleans included, stored
  * exactly as doubles): one storage type keeps the oracle short and makes finite-difference gradient checks precise.
  */
+import type { Random } from '../util/random.js';
+
 export type DType = 'float32' | 'int64' | 'bool';
 
 export interface NDArray {
@@ -37,20 +39,8 @@ export function stridesOf(shape: readonly number[]): number[] {
   return strides;
 }
 
-/** Deterministic PRNG (mulberry32) so tests, inits and demos reproduce exactly for a seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal samples via Box–Muller from a seeded uniform source. */
-export function randn(shape: readonly number[], random: () => number, std = 1): NDArray {
+/** Standard normal samples via Box–Muller from a seeded uniform source (util/random's `rng`). */
+export function randn(shape: readonly number[], random: Random, std = 1): NDArray {
   const n = size(shape);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i += 2) {

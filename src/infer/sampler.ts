@@ -1,5 +1,5 @@
 /** Turning next-token logits into a token: penalties, temperature, top-k, top-p, min-p, seeded sampling. */
-import { rng } from '../graph/ndarray.js';
+import { rng } from '../util/random.js';
 
 export interface SamplingOptions {
   /** 0 (default) = greedy. */

@@ -1,5 +1,6 @@
 /** Parameter names (HF Llama / HyperCLOVAX), shapes, initialisation and weight-decay groups for a config. */
-import { ndarray, randn, rng, type NDArray } from '../graph/ndarray.js';
+import { ndarray, randn, type NDArray } from '../graph/ndarray.js';
+import { rng } from '../util/random.js';
 import type { ModelConfig } from './config.js';
 
 export interface ParamSpec {

@@ -9,6 +9,7 @@ import { paramSpecs } from '../model/params.js';
 import type { ModelConfig } from '../model/config.js';
 import { KolmError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { formatCount, formatPercent } from '../util/format.js';
 import type { Value } from './recipe.js';
 import { readJson, readJsonl } from './records.js';
 import type { BuiltinContext } from './stages.js';
@@ -56,8 +57,6 @@ function readJsonAs<T>(path: string | undefined): T | undefined {
   return readJson(path) as T | undefined;
 }
 
-const fmt = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
-const pct = (x: number | undefined) => (x === undefined ? '—' : `${(100 * x).toFixed(1)}%`);
 
 function modelCard(o: PublishOptions, config: ModelConfig, weights: Record<string, { data: ArrayLike<number> }>): string {
   const params = paramSpecs(config).reduce((s, p) => s + (weights[p.name]?.data.length ?? 0), 0);
@@ -65,7 +64,7 @@ function modelCard(o: PublishOptions, config: ModelConfig, weights: Record<strin
   const lines: string[] = [`# ${o.name}`, ''];
   if (o.description) lines.push(o.description, '');
   lines.push('## Model', '', '| | |', '|---|---|',
-    `| parameters | ${fmt(params)} (${params.toLocaleString('en')}) |`,
+    `| parameters | ${formatCount(params)} (${params.toLocaleString('en')}) |`,
     `| architecture | ${config.architectures?.[0] ?? config.model_type}: ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, SwiGLU ${config.intermediate_size}, ${config.num_attention_heads} query / ${config.num_key_value_heads} key-value heads, RoPE θ ${config.rope_theta}, RMSNorm pre-normalisation${config.tie_word_embeddings ? ', tied embeddings' : ''} |`,
     `| vocabulary | ${config.vocab_size.toLocaleString('en')} tokens (byte-level BPE) |`,
     `| context | ${config.max_position_embeddings} positions |`,
@@ -76,7 +75,7 @@ function modelCard(o: PublishOptions, config: ModelConfig, weights: Record<strin
   lines.push('## Training', '');
   const last = metrics.at(-1);
   const val = [...metrics].reverse().find((m) => m.val_loss !== undefined);
-  if (last) lines.push(`- Pretraining: ${last.step.toLocaleString('en')} steps, ${fmt(last.tokens ?? 0)} tokens seen${val ? `; validation loss ${metrics.find((m) => m.val_loss !== undefined)!.val_loss!.toFixed(3)} → ${val.val_loss!.toFixed(3)}` : ''}.`);
+  if (last) lines.push(`- Pretraining: ${last.step.toLocaleString('en')} steps, ${formatCount(last.tokens ?? 0)} tokens seen${val ? `; validation loss ${metrics.find((m) => m.val_loss !== undefined)!.val_loss!.toFixed(3)} → ${val.val_loss!.toFixed(3)}` : ''}.`);
   for (const name of o.stages ?? []) {
     const st = state?.stages.find((s) => s.name === name);
     const sum = readJsonAs<Record<string, unknown>>(join(o.run, name, 'summary.json'));
@@ -88,9 +87,9 @@ function modelCard(o: PublishOptions, config: ModelConfig, weights: Record<strin
   lines.push('');
   if (corpus) {
     const t = corpus.train;
-    const share = (m: Record<string, number>) => Object.entries(m).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${fmt(n)} (${pct(n / t.tokens)})`).join(', ');
-    lines.push('### Pretraining data', '', `${fmt(t.tokens)} training tokens in ${t.documents.toLocaleString('en')} documents, by language: ${share(t.tokensByLang)}; by source: ${share(t.tokensBySource)}. ` +
-      `Held out for validation: ${fmt(corpus.validation.tokens)} tokens. Sources, licences and every filtering step: the data config named in the recipe, and the corpus's summary.md in a pipeline run.`, '');
+    const share = (m: Record<string, number>) => Object.entries(m).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${formatCount(n)} (${formatPercent(n / t.tokens)})`).join(', ');
+    lines.push('### Pretraining data', '', `${formatCount(t.tokens)} training tokens in ${t.documents.toLocaleString('en')} documents, by language: ${share(t.tokensByLang)}; by source: ${share(t.tokensBySource)}. ` +
+      `Held out for validation: ${formatCount(corpus.validation.tokens)} tokens. Sources, licences and every filtering step: the data config named in the recipe, and the corpus's summary.md in a pipeline run.`, '');
   }
   const evalTable = o.eval ? evaluationTable(o.eval) : undefined;
   if (evalTable) lines.push('## Evaluation', '', evalTable, '');
@@ -98,7 +97,7 @@ function modelCard(o: PublishOptions, config: ModelConfig, weights: Record<strin
   if (align) {
     const by = (k: string, l: string) => (align[k] as Record<string, number> | undefined)?.[l];
     lines.push('## Chat behaviour (`kolm align-eval`, held-out prompts, greedy)', '', '| ended the turn | answer language matches | refuses harmful (en / ko) | refuses benign | arithmetic | preference accuracy |', '|---|---|---|---|---|---|',
-      `| ${pct(align['ended_turn_rate'] as number)} | ${pct(align['language_match_rate'] as number)} | ${pct(align['refusal_rate_harmful'] as number)} (${pct(by('refusal_rate_harmful_by_lang', 'en'))} / ${pct(by('refusal_rate_harmful_by_lang', 'ko'))}) | ${pct(align['refusal_rate_benign'] as number)} | ${pct(align['math_accuracy'] as number)} | ${pct(align['preference_logp_accuracy'] as number)} |`, '');
+      `| ${formatPercent(align['ended_turn_rate'] as number)} | ${formatPercent(align['language_match_rate'] as number)} | ${formatPercent(align['refusal_rate_harmful'] as number)} (${formatPercent(by('refusal_rate_harmful_by_lang', 'en'))} / ${formatPercent(by('refusal_rate_harmful_by_lang', 'ko'))}) | ${formatPercent(align['refusal_rate_benign'] as number)} | ${formatPercent(align['math_accuracy'] as number)} | ${formatPercent(align['preference_logp_accuracy'] as number)} |`, '');
   }
   lines.push('## Intended use and limits', '', o.limits ?? 'A small research and teaching model: it shows the whole kolm recipe end to end and runs anywhere. It is far too small to be factual or reliable; do not use its answers for anything that matters.', '');
   lines.push('## Reproduce', '', '```sh', `kolm pipeline --recipe ${state ? relativeRecipe(state.recipe) : 'RECIPE'}`, '```', '');

@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomicSync } from '../util/atomic.js';
-import { formatSeconds } from '../util/progress.js';
+import { formatDuration } from '../util/format.js';
 import { KolmError } from '../util/errors.js';
 import { fingerprint, sha256 } from './fingerprint.js';
 import { dependencies, interpolate, loadRecipe, recipeDir, type Recipe, type Value, type WatchSpec } from './recipe.js';
@@ -133,7 +133,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineState>
       writeStageState(run, st);
       save();
       event(name, 'done', { seconds: st.seconds });
-      log(`✓ ${name} in ${formatSeconds(st.seconds!)}`);
+      log(`✓ ${name} in ${formatDuration(st.seconds!)}`);
     }
   } finally {
     save();

@@ -71,7 +71,7 @@ export function common(f: Fields, vocab: number): Common {
   const bias = f.object('logit_bias');
   if (bias) {
     logitBias = new Map();
-    for (const [k, v] of Object.entries(bias.value)) {
+    for (const k of Object.keys(bias.value)) {
       const tokenId = Number(k);
       if (!/^\d+$/.test(k) || tokenId >= vocab) throw invalid(`logit_bias.${k}`, `Invalid key in 'logit_bias': ${JSON.stringify(k)} is not a token id (0..${vocab - 1})`, 'invalid_value');
       logitBias.set(tokenId, bias.number(k, { min: -100, max: 100, required: true })!);

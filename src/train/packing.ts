@@ -4,7 +4,7 @@
  * the additive mask is block-diagonal and causal, and rotary positions restart at 0 for each sequence, so a packed
  * row computes exactly what each sequence computes alone.
  */
-import { rng } from '../graph/ndarray.js';
+import { rng, shuffleInPlace } from '../util/random.js';
 import type { ModelConfig } from '../model/config.js';
 import { sequenceFeeds, type Feed, type SequenceFeeds } from '../model/feeds.js';
 import { KolmError } from '../util/errors.js';
@@ -73,14 +73,6 @@ export interface PackPlan {
   fill: number;
 }
 
-function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
-
 /**
  * Length-grouped batching under a token budget: sequences are shuffled, taken in groups of several batches, sorted
  * by length inside a group and placed first-fit-decreasing into rows of T tokens (or one per row without packing);
@@ -93,7 +85,7 @@ export function planBatches(lengths: readonly number[], o: PackOptions): PackPla
     if (n > o.seq) throw new KolmError(`planBatches: sequence ${i} has ${n} tokens, more than the row length ${o.seq}`);
     if (n < 1) throw new KolmError(`planBatches: sequence ${i} is empty`);
   });
-  const order = shuffle([...lengths.keys()], random);
+  const order = shuffleInPlace([...lengths.keys()], random);
   const group = o.rows * (o.groupBatches ?? 16) * (pack ? Math.max(1, Math.floor(o.seq / Math.max(1, mean(lengths)))) : 1);
   const rows: number[][] = [];
   for (let g = 0; g < order.length; g += group) {
@@ -120,7 +112,7 @@ export function planBatches(lengths: readonly number[], o: PackOptions): PackPla
   // A short last batch is topped up with empty rows (padding) so every batch has the compiled shape.
   const last = batches[batches.length - 1];
   if (last) while (last.length < o.rows) last.push([]);
-  shuffle(batches, random);
+  shuffleInPlace(batches, random);
   const used = lengths.reduce((a, b) => a + b, 0);
   return { batches, fill: batches.length ? used / (batches.length * o.rows * o.seq) : 0 };
 }

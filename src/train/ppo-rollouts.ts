@@ -8,7 +8,7 @@
  *   4. queues `epochs` shuffled passes of minibatches over them.
  * Also the verifiable exact-match reward.
  */
-import { rng } from '../graph/ndarray.js';
+import { rng, shuffleInPlace } from '../util/random.js';
 import { generateIds, type InferenceRuntime } from '../infer/generate.js';
 import type { FeedValue } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
@@ -72,7 +72,7 @@ export async function rolloutBuffer(o: PpoCoreOptions, shape: { rollouts: number
     iteration++;
     const picked: number[] = [];
     while (picked.length < R) {
-      if (!order.length) order = shuffled(o.prompts.length, random);
+      if (!order.length) order = shuffleInPlace([...Array(o.prompts.length).keys()], random);
       picked.push(order.pop()!);
     }
     const prompts = picked.map((i) => o.prompts[i]!);
@@ -138,7 +138,7 @@ export async function rolloutBuffer(o: PpoCoreOptions, shape: { rollouts: number
     if (!queue.length) {
       current = await rollout();
       for (let e = 0; e < shape.epochs; e++) {
-        const perm = shuffled(R, random);
+        const perm = shuffleInPlace([...Array(R).keys()], random);
         for (let mb = 0; mb < R; mb += B) queue.push(perm.slice(mb, mb + B));
       }
     }
@@ -160,15 +160,6 @@ export function splitValue(params: Record<string, F32>): { policy: Record<string
 
 export function avg(xs: readonly number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
-}
-
-function shuffled(n: number, random: () => number): number[] {
-  const a = [...Array(n).keys()];
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }
 
 /** The last number in a text (digits with optional sign, thousands separators and decimals), or undefined. */

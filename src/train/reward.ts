@@ -8,7 +8,8 @@
 import { copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { randn, rng } from '../graph/ndarray.js';
+import { randn } from '../graph/ndarray.js';
+import { rng } from '../util/random.js';
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { Dim } from '../graph/shape.js';
 import { readSafetensors, writeSafetensors, type StTensor } from '../formats/safetensors.js';

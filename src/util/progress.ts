@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { formatCount, formatDuration, formatPercent } from './format.js';
 
 /**
  * A one-line progress bar with rate and ETA on stderr. When stderr is not a terminal (CI logs, pipes, nohup) it
@@ -46,27 +47,12 @@ export class Progress {
       const frac = Math.min(1, this.done / this.total);
       const width = 24;
       const full = Math.round(frac * width);
-      bar = `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(1)}% `;
-      eta = rate > 0 ? ` eta ${formatSeconds((this.total - this.done) / rate)}` : '';
+      bar = `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${formatPercent(frac)} `;
+      eta = rate > 0 ? ` eta ${formatDuration((this.total - this.done) / rate)}` : '';
     }
-    return `${this.label} ${bar}${fmt(this.done)}${this.total ? '/' + fmt(this.total) : ''} ${this.unit} ` +
-      `${fmt(rate)} ${this.unit}/s ${formatSeconds(secs)}${eta}${extra ? ' ' + extra : ''}`;
+    return `${this.label} ${bar}${formatCount(this.done)}${this.total ? '/' + formatCount(this.total) : ''} ${this.unit} ` +
+      `${formatCount(rate)} ${this.unit}/s ${formatDuration(secs)}${eta}${extra ? ' ' + extra : ''}`;
   }
-}
-
-function fmt(n: number): string {
-  if (n >= 1e9) return (n / 1e9).toFixed(2) + 'G';
-  if (n >= 1e6) return (n / 1e6).toFixed(2) + 'M';
-  if (n >= 1e4) return (n / 1e3).toFixed(1) + 'k';
-  return Number.isInteger(n) ? String(n) : n.toFixed(2);
-}
-
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${Math.round(s % 60)}s`;
-  return `${Math.floor(m / 60)}h${m % 60}m`;
 }
 
 /** Append-only JSONL metrics, one object per line, flushed per record so a crash loses nothing written. */

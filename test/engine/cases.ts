@@ -3,7 +3,8 @@ import { Graph, type Tensor } from '../../src/graph/tensor.js';
 import { attention, crossEntropy, rmsNorm, rotary } from '../../src/graph/nn.js';
 import { ropeFrequencies, ropeTables } from '../../src/model/rope.js';
 import { makeConfig } from '../../src/model/config.js';
-import { ndarray, randn, rng, type DType, type NDArray } from '../../src/graph/ndarray.js';
+import { ndarray, randn, type DType, type NDArray } from '../../src/graph/ndarray.js';
+import { rng } from '../../src/util/random.js';
 
 export interface InputSpec {
   shape: number[];

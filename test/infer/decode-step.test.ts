@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluate } from '../../src/graph/interpreter.js';
-import { ndarray, randn, rng, type NDArray } from '../../src/graph/ndarray.js';
+import { ndarray, randn, type NDArray } from '../../src/graph/ndarray.js';
+import { rng } from '../../src/util/random.js';
 import { cachedAttentionStep, rotary, rotaryMatrix } from '../../src/graph/nn.js';
 import { Graph } from '../../src/graph/tensor.js';
 import { Session, toNumbers } from '../../src/runtime/session.js';

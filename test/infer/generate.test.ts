@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rng } from '../../src/graph/ndarray.js';
+import { rng } from '../../src/util/random.js';
 import { makeConfig } from '../../src/model/config.js';
 import { initParams } from '../../src/model/params.js';
 import { createInferenceSessions } from '../../src/infer/sessions.js';

@@ -20,7 +20,7 @@
 import { join } from 'node:path';
 import { access } from 'node:fs/promises';
 import { KolmError } from '../../util/errors.js';
-import { decompose, isHangul } from './hangul.js';
+import { decompose, isHangul, isLeadingConsonant } from '../../text/hangul.js';
 import { readHunspell, type HunspellLexicon, type SuffixRule } from './hunspell.js';
 
 /**
@@ -199,7 +199,7 @@ export class MorphemeSegmenter {
   private unknownStem(jamo: string, syllables: number, depth: number): number | undefined {
     if (syllables < 3) return undefined;
     for (let i = 1; i < jamo.length; i++) {
-      if (!isLeadConsonant(jamo.charCodeAt(i))) continue; // particles start a syllable
+      if (!isLeadingConsonant(jamo.charCodeAt(i))) continue; // particles start a syllable
       const rules: SuffixRule[] | undefined = this.lex.rulesByAdd.get(jamo.slice(i));
       if (!rules) continue;
       const stem = jamo.slice(0, i);
@@ -213,12 +213,8 @@ export class MorphemeSegmenter {
   }
 }
 
-function isLeadConsonant(code: number): boolean {
-  return code >= 0x1100 && code <= 0x1112;
-}
-
 function countSyllables(jamo: string): number {
   let n = 0;
-  for (let i = 0; i < jamo.length; i++) if (isLeadConsonant(jamo.charCodeAt(i))) n++;
+  for (let i = 0; i < jamo.length; i++) if (isLeadingConsonant(jamo.charCodeAt(i))) n++;
   return n;
 }
