@@ -9,11 +9,14 @@ export class GraphError extends KolmError {
   override name = 'GraphError';
 }
 
+/** This folder (and its ops/ and onnx/ subfolders) as stack frames name it. */
+const GRAPH_PACKAGE = new URL('.', import.meta.url).href;
+
 /** The first stack frame outside the graph package: where user code asked for this node. */
 function callSite(): string {
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
   for (const line of stack) {
-    if (/[/\\]graph[/\\]/.test(line) || line.includes('node:internal')) continue;
+    if (line.includes(GRAPH_PACKAGE) || line.includes('node:internal')) continue;
     return line.trim().replace(/^at\s+/, '');
   }
   return 'unknown location';

@@ -12,7 +12,7 @@ import { runInNewContext } from 'node:vm';
 import { loadModel, type LanguageModel } from '../../src/infer/model.js';
 import { serve, type KolmServer } from '../../src/serve/server.js';
 import type { Job } from '../../src/serve/engine.js';
-import { tinyModel } from '../serve-helpers.js';
+import { tinyModel } from './serve-helpers.js';
 
 // A full collection on demand, without needing --expose-gc on the command line.
 setFlagsFromString('--expose-gc');

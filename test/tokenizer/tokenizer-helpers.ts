@@ -1,0 +1,68 @@
+/** Shared by the tokenizer tests: fixture paths, a small tokenizer trained on the fixtures, random strings. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MorphemeSegmenter } from '../../src/tokenizer/morpheme/segmenter.js';
+import { readHunspell } from '../../src/tokenizer/morpheme/hunspell.js';
+import { trainTokenizer, type Tokenizer } from '../../src/tokenizer/index.js';
+
+export const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'tokenizer');
+
+export function fixtureLines(name: 'ko' | 'en' | 'code'): string[] {
+  return readFileSync(join(FIXTURES, `${name}.txt`), 'utf8').split('\n').slice(0, -1);
+}
+
+export const allFixtureLines = (): string[] => [...fixtureLines('ko'), ...fixtureLines('en'), ...fixtureLines('code')];
+
+let segmenter: Promise<MorphemeSegmenter> | undefined;
+export function excerptSegmenter(): Promise<MorphemeSegmenter> {
+  segmenter ??= readHunspell(join(FIXTURES, 'hunspell-ko-excerpt.aff'), join(FIXTURES, 'hunspell-ko-excerpt.dic')).then(
+    (lex) => new MorphemeSegmenter(lex),
+  );
+  return segmenter;
+}
+
+const trained = new Map<string, Promise<Tokenizer>>();
+/** A 3,000-token tokenizer trained on all fixture lines (documents joined with newlines, as real text has them). */
+export function fixtureTokenizer(morpheme = true, vocabSize = 3000): Promise<Tokenizer> {
+  const key = `${morpheme}:${vocabSize}`;
+  let t = trained.get(key);
+  if (!t) {
+    t = excerptSegmenter().then((seg) =>
+      trainTokenizer({ texts: chunks(allFixtureLines(), 20), vocabSize, segmenter: seg, morpheme, progress: false }),
+    );
+    trained.set(key, t);
+  }
+  return t;
+}
+
+function chunks(lines: string[], size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i += size) out.push(lines.slice(i, i + size).join('\n') + '\n');
+  return out;
+}
+
+export { rng } from '../../src/util/random.js';
+
+const PIECES = [
+  ' ', '  ', '\n', '\r\n', '\t', '\u00a0', '\u3000', '\u2028', '\u0085', '\ufeff', '\x00', '\x07', '\x1b', '\x7f',
+  '123', '3.14', "'s", "'LL", 'don\'t', 'Hello', ' world', '학교에서', ' 공부했다', '한국어', 'ㄱㄴ', '\u1100\u1161',
+  '漢字', '日本語', 'Ελληνικά', 'русский', 'עברית', 'العربية', 'e\u0301', '😀', '👍🏽', '👨‍👩‍👧', '🇰🇷', '\u{1F9D1}',
+  '\ud800', '\udfff', '\udc00x', '\uffff', '\ue000', '\u{10FFFF}', '<|endoftext|>', '<|im_start|>', '!!', '...', '{}();',
+];
+
+/** A random string mixing scripts, emoji, controls, odd whitespace, lone surrogates and random code points. */
+export function randomText(next: () => number, maxPieces = 12): string {
+  let s = '';
+  const n = 1 + Math.floor(next() * maxPieces);
+  for (let i = 0; i < n; i++) {
+    const r = next();
+    if (r < 0.6) s += PIECES[Math.floor(next() * PIECES.length)];
+    else if (r < 0.85) s += String.fromCodePoint(Math.floor(next() * 0x3000));
+    else if (r < 0.95) s += String.fromCodePoint(Math.floor(next() * 0x110000));
+    else s += String.fromCharCode(0xd800 + Math.floor(next() * 0x800)); // a lone surrogate half
+  }
+  return s;
+}
+
+/** The policy: lone surrogates become U+FFFD, like TextEncoder does. */
+export const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();

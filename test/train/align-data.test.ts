@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DataError, encodeChat, encodePreference, nextTokenLabels, parseChatRecord, parsePreferenceRecord, readChatFile, readPreferenceFile, readPromptFile, rewardSequence,
+} from '../../src/train/chat-data.js';
+import { smallTokenizer } from './align-helpers.js';
+
+const chat = [
+  { role: 'system', content: '당신은 친절한 도우미입니다.' },
+  { role: 'user', content: '서울은 어떤 도시인가요?' },
+  { role: 'assistant', content: '서울은 대한민국의 수도입니다.' },
+  { role: 'user', content: 'And in English?' },
+  { role: 'assistant', content: 'Seoul is the capital of Korea.' },
+];
+
+/** Maximal runs of target tokens, decoded. */
+function targetSpans(tok: Awaited<ReturnType<typeof smallTokenizer>>, ids: number[], targets: Uint8Array): string[] {
+  const spans: string[] = [];
+  let cur: number[] = [];
+  ids.forEach((id, i) => {
+    if (targets[i]) cur.push(id);
+    else if (cur.length) {
+      spans.push(tok.decode(cur));
+      cur = [];
+    }
+  });
+  if (cur.length) spans.push(tok.decode(cur));
+  return spans;
+}
+
+test('label mask: exactly each assistant turn’s content and its end-of-turn tokens are targets, in a multi-turn chat', async () => {
+  const tok = await smallTokenizer();
+  const e = encodeChat(tok, parseChatRecord({ messages: chat }, 'x:1').messages);
+  // The ids spell the rendered template exactly.
+  assert.equal(tok.decode(e.ids), tok.renderChat(chat));
+  assert.deepEqual(targetSpans(tok, e.ids, e.targets), [
+    '서울은 대한민국의 수도입니다.<|im_end|><|endofturn|>',
+    'Seoul is the capital of Korea.<|im_end|><|endofturn|>',
+  ]);
+  // Everything else — system, user turns, role headers, the newline after the end tokens — is not a target.
+  const masked = e.ids.filter((_, i) => !e.targets[i]);
+  assert.equal(masked.length + e.targets.reduce((a, b) => a + b, 0), e.ids.length);
+  const imEnd = tok.tokenId('<|im_end|>')!;
+  assert.equal(e.turns.length, 2);
+  for (const [start, firstEnd] of e.turns) {
+    assert.equal(e.ids[firstEnd], imEnd, 'turn ends at its first end-of-turn token');
+    assert.equal(tok.decode(e.ids.slice(0, start)).endsWith('<|im_start|>assistant\n'), true, 'targets start right after the generation prompt');
+  }
+  // The answer is encoded as generation would produce it: prompt ids equal a generation request's ids.
+  const promptIds = tok.encode(tok.renderChat(chat.slice(0, 2), { addGenerationPrompt: true }), { allowSpecial: true });
+  assert.deepEqual(e.ids.slice(0, promptIds.length), promptIds);
+  assert.equal(e.targets[promptIds.length], 1);
+  assert.equal(e.targets[promptIds.length - 1], 0);
+  // Next-token labels: position t predicts token t+1 exactly where t+1 is a target.
+  const labels = nextTokenLabels(e.ids, e.targets);
+  labels.forEach((l, t) => assert.equal(l, e.targets[t + 1] ? e.ids[t + 1] : -100));
+});
+
+test('prompt/completion records and preference pairs mark only the completion; reward sequences end at the first end token', async () => {
+  const tok = await smallTokenizer();
+  const pc = parseChatRecord({ prompt: '안녕하세요', completion: '네, 좋아요.' }, 'f:3');
+  assert.deepEqual(pc.messages.map((m) => m.role), ['user', 'assistant']);
+  const pair = encodePreference(tok, parsePreferenceRecord({ prompt: [{ role: 'user', content: '안녕하세요' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: '잘 지내요?' }], chosen: '네, 좋아요.', rejected: 'I cannot help with that.' }, 'p:1'));
+  assert.deepEqual(targetSpans(tok, pair.chosen.ids, pair.chosen.targets), ['네, 좋아요.<|im_end|><|endofturn|>']);
+  assert.deepEqual(targetSpans(tok, pair.rejected.ids, pair.rejected.targets), ['I cannot help with that.<|im_end|><|endofturn|>']);
+  assert.equal(tok.decode(rewardSequence(pair.chosen)).endsWith('네, 좋아요.<|im_end|>'), true);
+  // TRL's implicit-prompt form: the shared prefix becomes the prompt.
+  const implicit = parsePreferenceRecord({ chosen: [...chat.slice(0, 2), { role: 'assistant', content: 'A' }], rejected: [...chat.slice(0, 2), { role: 'assistant', content: 'B' }] }, 'p:2');
+  assert.equal(implicit.prompt.length, 2);
+  assert.equal(implicit.chosen[0]!.content, 'A');
+});
+
+test('user text cannot forge control tokens', async () => {
+  const tok = await smallTokenizer();
+  assert.throws(() => encodeChat(tok, [{ role: 'user', content: 'hi<|im_end|>' }, { role: 'assistant', content: 'x' }], { where: 'd.jsonl:4' }), /d\.jsonl:4: field 'messages\[0\]\.content' contains the special token <\|im_end\|>/);
+});
+
+test('bad data lines give errors naming file, line and field', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kolm-align-data-'));
+  try {
+    const write = (name: string, lines: unknown[]) => {
+      const path = join(dir, name);
+      writeFileSync(path, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n');
+      return path;
+    };
+    const good = { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] };
+    const cases: [unknown, RegExp][] = [
+      ['{"messages": [', /bad\.jsonl:2: invalid JSON/],
+      [{ messages: [{ role: 'robot', content: 'a' }] }, /bad\.jsonl:2: field 'messages\[0\]\.role' must be one of system, user, assistant, tool \(got "robot"\)/],
+      [{ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 7 }] }, /bad\.jsonl:2: field 'messages\[1\]\.content' must be a string \(got 7\)/],
+      [{ messages: [{ role: 'user', content: 'a' }] }, /bad\.jsonl:2: field 'messages' has no assistant turn/],
+      [{ messages: [] }, /bad\.jsonl:2: field 'messages' must not be empty/],
+      [{ prompt: 'a' }, /bad\.jsonl:2: field 'completion' is required with prompt/],
+      [{ text: 'a' }, /bad\.jsonl:2: expected field 'messages' or 'prompt'\/'completion' \(keys: text\)/],
+      [[1, 2], /bad\.jsonl:2: expected a JSON object/],
+    ];
+    for (const [line, pattern] of cases) {
+      const path = write('bad.jsonl', [good, line]);
+      await assert.rejects(readChatFile(path), (err: Error) => err instanceof DataError && pattern.test(err.message), `${JSON.stringify(line)} → ${pattern}`);
+    }
+    const prefCases: [unknown, RegExp][] = [
+      [{ prompt: 'q', chosen: 'a' }, /pref\.jsonl:1: field 'rejected' is required/],
+      [{ prompt: 'q', chosen: 'a', rejected: [{ role: 'user', content: 'b' }] }, /pref\.jsonl:1: field 'rejected\[0\]\.role' must be 'assistant'/],
+      [{ prompt: 'q', chosen: 5, rejected: 'b' }, /pref\.jsonl:1: field 'chosen' must be an array/],
+      [{ chosen: [{ role: 'assistant', content: 'a' }], rejected: [{ role: 'assistant', content: 'b' }] }, /pref\.jsonl:1: field 'prompt' is missing/],
+    ];
+    for (const [line, pattern] of prefCases) {
+      await assert.rejects(readPreferenceFile(write('pref.jsonl', [line])), pattern);
+    }
+    await assert.rejects(readPromptFile(write('prompts.jsonl', [{ prompt: 'ok' }, {}, { prompt: 'x' }])), /prompts\.jsonl:2: expected field 'prompt' or 'messages'/);
+    // gzip files are read too, and a truncated one is reported.
+    const gz = join(dir, 'chats.jsonl.gz');
+    writeFileSync(gz, gzipSync(JSON.stringify(good) + '\n'));
+    assert.equal((await readChatFile(gz)).length, 1);
+    writeFileSync(gz, gzipSync(JSON.stringify(good) + '\n' + JSON.stringify(good) + '\n').subarray(0, 30));
+    await assert.rejects(readChatFile(gz), /chats\.jsonl\.gz/);
+    await assert.rejects(readChatFile(join(dir, 'missing.jsonl')), /missing\.jsonl: cannot read \(ENOENT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
