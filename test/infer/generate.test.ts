@@ -1,11 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rng } from '../../src/util/random.js';
 import { makeConfig } from '../../src/model/config.js';
-import { initParams } from '../../src/model/params.js';
-import { createInferenceSessions } from '../../src/infer/sessions.js';
-import { generateIds, sequenceLogits, type InferenceRuntime } from '../../src/infer/generate.js';
+import { generateIds, sequenceLogits } from '../../src/infer/generate.js';
 import { Sampler, argmax } from '../../src/infer/sampler.js';
+import { randomPrompt as randomPromptOf, tinyRuntime } from './infer-helpers.js';
 
 const config = makeConfig({
   vocab_size: 97, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
@@ -17,14 +15,8 @@ const periLn = makeConfig({
   rope_scaling: { rope_type: 'yarn', factor: 2, original_max_position_embeddings: 16 },
 });
 
-async function runtime(c = config): Promise<InferenceRuntime> {
-  return { config: c, sessions: await createInferenceSessions(c, initParams(c, 3), { threads: 1 }) };
-}
-
-function randomPrompt(n: number, seed: number): number[] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => Math.floor(r() * config.vocab_size));
-}
+const runtime = (c = config) => tinyRuntime(c);
+const randomPrompt = (n: number, seed: number) => randomPromptOf(n, seed, config.vocab_size);
 
 for (const [label, c] of [['Llama', config], ['HyperCLOVAX + YaRN', periLn]] as const) {
   test(`greedy decoding with the KV cache equals recomputing the whole sequence every step: ${label}`, async () => {

@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rng } from '../../src/util/random.js';
 import { makeConfig } from '../../src/model/config.js';
-import { initParams } from '../../src/model/params.js';
-import { createInferenceSessions } from '../../src/infer/sessions.js';
-import { generateIds, type InferenceRuntime } from '../../src/infer/generate.js';
+import { generateIds } from '../../src/infer/generate.js';
 import { Scheduler, QueueFullError } from '../../src/infer/scheduler.js';
 import { KvCache } from '../../src/infer/kv-cache.js';
+import { randomPrompt as randomPromptOf, tinyRuntime } from './infer-helpers.js';
 
 const config = makeConfig({
   vocab_size: 97, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
@@ -14,14 +12,8 @@ const config = makeConfig({
 });
 const dynamic = makeConfig({ ...config, rope_scaling: { rope_type: 'dynamic', factor: 2, original_max_position_embeddings: 32 } });
 
-async function runtime(c = config): Promise<InferenceRuntime> {
-  return { config: c, sessions: await createInferenceSessions(c, initParams(c, 3), { threads: 1 }) };
-}
-
-function randomPrompt(n: number, seed: number): number[] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => Math.floor(r() * config.vocab_size));
-}
+const runtime = (c = config) => tinyRuntime(c);
+const randomPrompt = (n: number, seed: number) => randomPromptOf(n, seed, config.vocab_size);
 
 for (const [label, c] of [['rope', config], ['dynamic NTK rope', dynamic]] as const) {
   test(`greedy outputs under continuous batching equal one-by-one generateIds: ${label}`, async () => {
