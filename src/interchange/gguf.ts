@@ -1,16 +1,20 @@
 /**
- * kolm model folders ↔ llama.cpp GGUF files (`llama` architecture).
+ * kolm model folders ↔ llama.cpp GGUF files (`llama`, `qwen2` and `qwen3` architectures).
  *
- * Export writes what llama.cpp's loader reads for a Llama model: the `llama.*` hyperparameters (explicit head_dim as
- * key/value lengths, RoPE base and scaling), the byte-level BPE vocabulary as `tokenizer.ggml.model = "gpt2"` with
+ * Export writes what llama.cpp's loader reads for the model's architecture (`ggufArchitecture`): the `ARCH.*`
+ * hyperparameters (explicit head_dim as key/value lengths, RoPE base and scaling; Llama 3.1 RoPE as the
+ * `rope_freqs.weight` divisors convert_hf_to_gguf.py writes), the byte-level BPE vocabulary as `tokenizer.ggml.model = "gpt2"` with
  * `tokenizer.ggml.pre = "qwen2"` (the split kolm's pre-tokenizer implements), merges, special-token ids and the chat
- * template; q/k rows permuted to llama.cpp's adjacent-pair rotary layout, no `output.weight` when embeddings are tied.
- * Import reads such a file back into an HF folder (config.json, model.safetensors, tokenizer.json,
+ * template; for `llama`, q/k rows (and biases) permuted to llama.cpp's adjacent-pair rotary layout, while `qwen2` and
+ * `qwen3` rotate halves as HF does and keep HF's rows; biases as `blk.N.attn_q.bias` etc., Qwen3's per-head norms as
+ * `blk.N.attn_q_norm.weight`/`attn_k_norm.weight`; no `output.weight` when embeddings are tied.
+ * Import reads a `llama` file back into an HF folder (config.json, model.safetensors, tokenizer.json,
  * tokenizer_config.json) that kolm loads.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isHyperClovaX, validateConfig, type ModelConfig, type RopeScaling } from '../model/config.js';
+import { ropeFrequencies, llama3Factor } from '../model/rope.js';
 import { loadModelFolder, saveModelFolder, type Weights } from '../model/folder.js';
 import { paramSpecs } from '../model/params.js';
 import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenizerJsonText, type AddedToken } from '../tokenizer/hf-format.js';
@@ -57,8 +61,16 @@ export function assertLlamaExpressible(c: ModelConfig, source: string): void {
     );
   }
   if (c.rope_scaling?.rope_type === 'dynamic') {
-    throw new KolmError(`${source}: rope_scaling.rope_type = "dynamic" (dynamic NTK) has no llama.cpp equivalent; GGUF export supports linear and yarn`);
+    throw new KolmError(`${source}: rope_scaling.rope_type = "dynamic" (dynamic NTK) has no llama.cpp equivalent; GGUF export supports linear, yarn and llama3`);
   }
+  if (c.rope_scaling?.rope_type === 'llama3' && ggufArchitecture(c) !== 'llama') {
+    throw new KolmError(`${source}: rope_scaling.rope_type = "llama3" with model_type '${c.model_type}': llama.cpp reads Llama 3.1 RoPE factors only for the 'llama' architecture`);
+  }
+}
+
+/** llama.cpp's architecture name for a config: `qwen2`, `qwen3`, or `llama` (Llama and neutral HyperCLOVAX). */
+export function ggufArchitecture(c: ModelConfig): 'llama' | 'qwen2' | 'qwen3' {
+  return c.model_type === 'qwen2' || c.model_type === 'qwen3' ? c.model_type : 'llama';
 }
 
 interface TokenizerFiles {
@@ -113,19 +125,21 @@ const u32 = (value: number): GgufValue => ({ type: 'uint32', value });
 const f32 = (value: number): GgufValue => ({ type: 'float32', value });
 const str = (value: string): GgufValue => ({ type: 'string', value });
 
-function ropeScalingMetadata(s: RopeScaling | null): Array<[string, GgufValue]> {
+function ropeScalingMetadata(s: RopeScaling | null, arch: string): Array<[string, GgufValue]> {
   if (!s) return [];
-  if (s.rope_type === 'linear') return [['llama.rope.scaling.type', str('linear')], ['llama.rope.scaling.factor', f32(s.factor)]];
+  // Llama 3.1 scaling is the rope_freqs tensor (per-frequency divisors), not metadata, as convert_hf_to_gguf.py does.
+  if (s.rope_type === 'llama3') return [];
+  if (s.rope_type === 'linear') return [[`${arch}.rope.scaling.type`, str('linear')], [`${arch}.rope.scaling.factor`, f32(s.factor)]];
   if (s.rope_type === 'yarn') {
     const out: Array<[string, GgufValue]> = [
-      ['llama.rope.scaling.type', str('yarn')],
-      ['llama.rope.scaling.factor', f32(s.factor)],
-      ['llama.rope.scaling.original_context_length', u32(s.original_max_position_embeddings)],
+      [`${arch}.rope.scaling.type`, str('yarn')],
+      [`${arch}.rope.scaling.factor`, f32(s.factor)],
+      [`${arch}.rope.scaling.original_context_length`, u32(s.original_max_position_embeddings)],
     ];
-    if (s.beta_fast !== undefined) out.push(['llama.rope.scaling.yarn_beta_fast', f32(s.beta_fast)]);
-    if (s.beta_slow !== undefined) out.push(['llama.rope.scaling.yarn_beta_slow', f32(s.beta_slow)]);
+    if (s.beta_fast !== undefined) out.push([`${arch}.rope.scaling.yarn_beta_fast`, f32(s.beta_fast)]);
+    if (s.beta_slow !== undefined) out.push([`${arch}.rope.scaling.yarn_beta_slow`, f32(s.beta_slow)]);
     // llama.cpp multiplies its own 0.1·ln(factor) + 1 by attn_factor; HF's attention_factor replaces that term.
-    if (s.attention_factor !== undefined) out.push(['llama.rope.scaling.attn_factor', f32(s.attention_factor / (0.1 * Math.log(s.factor) + 1))]);
+    if (s.attention_factor !== undefined) out.push([`${arch}.rope.scaling.attn_factor`, f32(s.attention_factor / (0.1 * Math.log(s.factor) + 1))]);
     return out;
   }
   throw new KolmError(`rope_scaling.rope_type = ${JSON.stringify(s.rope_type)} has no llama.cpp equivalent`);
@@ -139,24 +153,25 @@ export function ggufMetadata(c: ModelConfig, tok: TokenizerFiles, opts: { name: 
     if (id === undefined) throw new KolmError(`${opts.source}: tokenizer_config.json ${what} ${JSON.stringify(token)} is not in the vocabulary`);
     return id;
   };
+  const arch = ggufArchitecture(c);
   const md: Array<[string, GgufValue]> = [
-    ['general.architecture', str('llama')],
+    ['general.architecture', str(arch)],
     ['general.type', str('model')],
     ['general.name', str(opts.name)],
     ['general.file_type', u32(FILE_TYPE[opts.type])],
-    ['llama.vocab_size', u32(c.vocab_size)],
-    ['llama.context_length', u32(c.max_position_embeddings)],
-    ['llama.embedding_length', u32(c.hidden_size)],
-    ['llama.block_count', u32(c.num_hidden_layers)],
-    ['llama.feed_forward_length', u32(c.intermediate_size)],
-    ['llama.attention.head_count', u32(c.num_attention_heads)],
-    ['llama.attention.head_count_kv', u32(c.num_key_value_heads)],
-    ['llama.attention.key_length', u32(c.head_dim)],
-    ['llama.attention.value_length', u32(c.head_dim)],
-    ['llama.attention.layer_norm_rms_epsilon', f32(c.rms_norm_eps)],
-    ['llama.rope.freq_base', f32(c.rope_theta)],
-    ['llama.rope.dimension_count', u32(c.head_dim)],
-    ...ropeScalingMetadata(c.rope_scaling),
+    [`${arch}.vocab_size`, u32(c.vocab_size)],
+    [`${arch}.context_length`, u32(c.max_position_embeddings)],
+    [`${arch}.embedding_length`, u32(c.hidden_size)],
+    [`${arch}.block_count`, u32(c.num_hidden_layers)],
+    [`${arch}.feed_forward_length`, u32(c.intermediate_size)],
+    [`${arch}.attention.head_count`, u32(c.num_attention_heads)],
+    [`${arch}.attention.head_count_kv`, u32(c.num_key_value_heads)],
+    [`${arch}.attention.key_length`, u32(c.head_dim)],
+    [`${arch}.attention.value_length`, u32(c.head_dim)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rms_norm_eps)],
+    [`${arch}.rope.freq_base`, f32(c.rope_theta)],
+    [`${arch}.rope.dimension_count`, u32(c.head_dim)],
+    ...ropeScalingMetadata(c.rope_scaling, arch),
     ['tokenizer.ggml.model', str('gpt2')],
     ['tokenizer.ggml.pre', str(GGUF_PRE_TOKENIZER)],
     ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],
@@ -208,12 +223,19 @@ export async function exportGguf(modelDir: string, outFile: string, opts: GgufEx
   assertLlamaExpressible(c, source);
   const tok = await readTokenizerFiles(modelDir);
   const metadata = ggufMetadata(c, tok, { name: opts.name ?? basename(resolve(modelDir)), type, source });
+  // Only llama.cpp's `llama` rotates adjacent pairs; `qwen2`/`qwen3` rotate halves as HF does (no permutation).
+  const permute = ggufArchitecture(c) === 'llama';
   const tensors: GgufWriteTensor[] = paramSpecs(c).map((spec) => {
     let dense = { shape: [...spec.shape], data: model.weights[spec.name]!.data };
-    if (spec.name.endsWith('.self_attn.q_proj.weight')) dense = permuteForGguf(dense, c.num_attention_heads);
-    else if (spec.name.endsWith('.self_attn.k_proj.weight')) dense = permuteForGguf(dense, c.num_key_value_heads);
+    if (permute && /\.self_attn\.q_proj\.(weight|bias)$/.test(spec.name)) dense = permuteForGguf(dense, c.num_attention_heads);
+    else if (permute && /\.self_attn\.k_proj\.(weight|bias)$/.test(spec.name)) dense = permuteForGguf(dense, c.num_key_value_heads);
     return { name: hfToGgufName(spec.name), shape: hfShapeToGguf(dense.shape), type: tensorType(dense.shape, type), data: dense.data };
   });
+  if (c.rope_scaling?.rope_type === 'llama3') {
+    const s = c.rope_scaling;
+    const factors = Float32Array.from(ropeFrequencies({ ...c, rope_scaling: null }).invFreq, (f) => llama3Factor(s, f));
+    tensors.push({ name: 'rope_freqs.weight', shape: [factors.length], type: 'F32', data: factors });
+  }
   await writeGguf(outFile, { metadata, tensors });
   const tensorTypes: Record<string, number> = {};
   for (const t of tensors) tensorTypes[t.type] = (tensorTypes[t.type] ?? 0) + 1;

@@ -7,9 +7,10 @@
  * `attention_mask` [batch, past + new], `position_ids` and `past_key_values.{i}.key/value` [batch, kv_heads, past,
  * head_dim]; outputs `logits` and `present.{i}.key/value` (the past concatenated with the new tokens' keys/values).
  * Rotary tables are gathered by `position_ids` from constants, masks are computed in the graph from `attention_mask`
- * and the run-time lengths, so left-padded batches and any cache length work. HyperCLOVAX models (Peri-LN, μP
- * multipliers) export too: the graph carries their semantics, and config.json says `llama` only so transformers.js
- * picks its decoder-only generation loop and cache layout.
+ * and the run-time lengths, so left-padded batches and any cache length work. Qwen2 and Qwen3 models keep their
+ * model_type (transformers.js runs both with this interface). HyperCLOVAX models (Peri-LN, μP multipliers) export
+ * too: the graph carries their semantics, and config.json says `llama` only so transformers.js picks its decoder-only
+ * generation loop and cache layout.
  */
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -135,13 +136,14 @@ export async function exportOnnxFolder(modelDir: string, outDir: string, opts: O
   const onnx = exportTransformersJsOnnx(c, model.weights, opts);
   const ends = await endTokenIds(modelDir, c);
 
+  const native = c.model_type === 'qwen2' || c.model_type === 'qwen3';
   const config: Record<string, unknown> = {
     ...c,
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: native ? c.architectures : ['LlamaForCausalLM'],
+    model_type: native ? c.model_type : 'llama',
     'transformers.js_config': { dtype: 'fp32', use_external_data_format: Boolean(onnx.externalData) },
   };
-  if (c.model_type !== 'llama') config['kolm_source_model_type'] = c.model_type;
+  if (config['model_type'] !== c.model_type) config['kolm_source_model_type'] = c.model_type;
   const generationPath = join(modelDir, 'generation_config.json');
   const generation: Record<string, unknown> = existsSync(generationPath) ? JSON.parse(await readFile(generationPath, 'utf8')) : {};
   generation['eos_token_id'] = ends.length === 1 ? ends[0] : ends;
