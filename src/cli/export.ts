@@ -10,8 +10,9 @@ import { formatBytes } from '../util/format.js';
 
 export const EXPORT_USAGE = `usage:
   kolm export gguf --model DIR --out FILE [--type f32|f16|q8_0] [--name NAME] [--json]
-      llama.cpp GGUF (llama architecture; default type f16; norms stay f32; q8_0 falls back to f16 for rows
-      that are not a multiple of 32). HyperCLOVAX Peri-LN/μP configs are refused: llama.cpp cannot express them.
+      llama.cpp GGUF (llama, qwen2 or qwen3 architecture from model_type; default type f16; norms and biases stay
+      f32; q8_0 falls back to f16 for rows that are not a multiple of 32). HyperCLOVAX Peri-LN/μP configs are
+      refused: llama.cpp cannot express them.
   kolm export onnx --model DIR --out DIR2 [--external-data auto|yes|no] [--json]
       transformers.js (v4) folder: onnx/model.onnx (+ model.onnx_data), config.json, generation_config.json,
       tokenizer files. Weights go to model.onnx_data automatically above 1 GiB.`;
