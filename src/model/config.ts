@@ -157,6 +157,7 @@ export function validateConfig(raw: unknown, source: string): ModelConfig {
   for (const m of ['embedding_multiplier', 'attention_multiplier', 'residual_multiplier', 'logits_scaling']) {
     if (c[m] === null) delete c[m];
     num(m, true);
+    if ((type === 'qwen2' || type === 'qwen3') && c[m] !== undefined) fail(m, `is a HyperCLOVAX μP multiplier, not part of ${type}`);
   }
   if (c['use_post_norm'] !== undefined && typeof c['use_post_norm'] !== 'boolean') fail('use_post_norm', 'must be a boolean');
   // transformers' HyperCLOVAX configuration and modelling files disagree on what a missing use_post_norm means, so a

@@ -236,3 +236,40 @@ test('Llama 3.1 RoPE follows transformers\' _compute_llama3_parameters', () => {
   assert.ok(Math.abs(scaled3.at(-1)! - plain.at(-1)! / 8) < 1e-18, 'low frequencies divided by factor');
   assert.throws(() => validateConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c.json'), /rope_scaling.low_freq_factor' must be a positive number for llama3/);
 });
+
+test('published config.json files validate as transformers reads them: Qwen2.5, Qwen3, Llama 3.2 (llama3 RoPE), SEED-Text', () => {
+  const qwen25 = {
+    architectures: ['Qwen2ForCausalLM'], attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151645, hidden_act: 'silu', hidden_size: 896, initializer_range: 0.02,
+    intermediate_size: 4864, max_position_embeddings: 32768, max_window_layers: 21, model_type: 'qwen2', num_attention_heads: 14, num_hidden_layers: 24, num_key_value_heads: 2,
+    rms_norm_eps: 1e-6, rope_theta: 1000000.0, sliding_window: 32768, tie_word_embeddings: true, torch_dtype: 'bfloat16', transformers_version: '4.43.1', use_cache: true,
+    use_sliding_window: false, vocab_size: 151936,
+  };
+  const qwen3 = {
+    architectures: ['Qwen3ForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151645, head_dim: 128, hidden_act: 'silu', hidden_size: 1024,
+    initializer_range: 0.02, intermediate_size: 3072, max_position_embeddings: 40960, max_window_layers: 28, model_type: 'qwen3', num_attention_heads: 16, num_hidden_layers: 28,
+    num_key_value_heads: 8, rms_norm_eps: 1e-6, rope_scaling: null, rope_theta: 1000000, sliding_window: null, tie_word_embeddings: true, torch_dtype: 'bfloat16',
+    transformers_version: '4.51.0', use_cache: true, use_sliding_window: false, vocab_size: 151936,
+  };
+  const llama32 = {
+    architectures: ['LlamaForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 128000, eos_token_id: [128001, 128008, 128009], head_dim: 64, hidden_act: 'silu',
+    hidden_size: 2048, initializer_range: 0.02, intermediate_size: 8192, max_position_embeddings: 131072, mlp_bias: false, model_type: 'llama', num_attention_heads: 32,
+    num_hidden_layers: 16, num_key_value_heads: 8, pretraining_tp: 1, rms_norm_eps: 1e-5,
+    rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+    rope_theta: 500000.0, tie_word_embeddings: true, torch_dtype: 'bfloat16', transformers_version: '4.45.0.dev0', use_cache: true, vocab_size: 128256,
+  };
+  const q25 = validateConfig(structuredClone(qwen25), 'Qwen2.5-0.5B/config.json');
+  assert.equal(q25.head_dim, 64);
+  assert.equal(paramSpecs(q25).filter((s) => s.name.endsWith('.bias')).length, 3 * 24);
+  assert.ok(Math.abs(parameterCount(q25) / 1e6 - 494) < 1, `${parameterCount(q25)} parameters (Qwen2.5-0.5B has 494M)`);
+  const q3 = validateConfig(structuredClone(qwen3), 'Qwen3-0.6B/config.json');
+  assert.equal(q3.head_dim, 128, 'explicit head_dim ≠ hidden / heads');
+  assert.ok(Math.abs(parameterCount(q3) / 1e6 - 596) < 1, `${parameterCount(q3)} parameters (Qwen3-0.6B has 596M)`);
+  const l32 = validateConfig(structuredClone(llama32), 'Llama-3.2-1B/config.json');
+  assert.equal(l32.rope_scaling?.rope_type, 'llama3');
+  assert.ok(Math.abs(parameterCount(l32) / 1e6 - 1236) < 1, `${parameterCount(l32)} parameters (Llama 3.2 1B has 1.24B)`);
+  for (const [raw, c] of [[qwen25, q25], [qwen3, q3], [llama32, l32]] as const) {
+    const back = JSON.parse(JSON.stringify(c)) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(raw)) assert.deepEqual(back[k], v, `${k} is written back as read`);
+  }
+  assert.throws(() => validateConfig({ ...qwen25, embedding_multiplier: 2 }, 'q/config.json'), /embedding_multiplier' is a HyperCLOVAX μP multiplier, not part of qwen2/);
+});
