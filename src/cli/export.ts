@@ -20,7 +20,8 @@ export const EXPORT_USAGE = `usage:
 export const IMPORT_USAGE = `usage:
   kolm import gguf --file FILE --out DIR [--json]
       rebuild a kolm/HF model folder (config.json, float32 model.safetensors, tokenizer.json,
-      tokenizer_config.json) from a llama-architecture GGUF with a gpt2/qwen2 tokenizer (F32/F16/BF16/Q8_0 tensors).`;
+      tokenizer_config.json) from a llama, qwen2 or qwen3 GGUF with a gpt2/qwen2 tokenizer (F32/F16/BF16/Q8_0
+      tensors).`;
 
 function need(value: string | undefined, flag: string, usage: string): string {
   if (!value) throw new KolmError(`${flag} is required\n${usage}`);

@@ -13,7 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { isHyperClovaX, validateConfig, type ModelConfig, type RopeScaling } from '../model/config.js';
+import { ARCHITECTURES, isHyperClovaX, validateConfig, type ModelConfig, type RopeScaling } from '../model/config.js';
 import { ropeFrequencies, llama3Factor } from '../model/rope.js';
 import { loadModelFolder, saveModelFolder, type Weights } from '../model/folder.js';
 import { paramSpecs } from '../model/params.js';
@@ -292,19 +292,19 @@ function metadataReader(g: GgufFile) {
   return { get, num, int, text, strings, ints, fail };
 }
 
-function ropeScalingFromGguf(m: ReturnType<typeof metadataReader>): RopeScaling | null {
-  const type = m.text('llama.rope.scaling.type', 'none');
+function ropeScalingFromGguf(m: ReturnType<typeof metadataReader>, arch: string): RopeScaling | null {
+  const type = m.text(`${arch}.rope.scaling.type`, 'none');
   if (type === 'none') return null;
-  const factor = float32Decimal(m.num('llama.rope.scaling.factor'));
+  const factor = float32Decimal(m.num(`${arch}.rope.scaling.factor`));
   if (type === 'linear') return { rope_type: 'linear', factor };
   if (type === 'yarn') {
-    const s: RopeScaling = { rope_type: 'yarn', factor, original_max_position_embeddings: m.int('llama.rope.scaling.original_context_length') };
-    if (m.get('llama.rope.scaling.yarn_beta_fast')) s.beta_fast = float32Decimal(m.num('llama.rope.scaling.yarn_beta_fast'));
-    if (m.get('llama.rope.scaling.yarn_beta_slow')) s.beta_slow = float32Decimal(m.num('llama.rope.scaling.yarn_beta_slow'));
-    if (m.get('llama.rope.scaling.attn_factor')) s.attention_factor = float32Decimal(m.num('llama.rope.scaling.attn_factor') * (0.1 * Math.log(factor) + 1));
+    const s: RopeScaling = { rope_type: 'yarn', factor, original_max_position_embeddings: m.int(`${arch}.rope.scaling.original_context_length`) };
+    if (m.get(`${arch}.rope.scaling.yarn_beta_fast`)) s.beta_fast = float32Decimal(m.num(`${arch}.rope.scaling.yarn_beta_fast`));
+    if (m.get(`${arch}.rope.scaling.yarn_beta_slow`)) s.beta_slow = float32Decimal(m.num(`${arch}.rope.scaling.yarn_beta_slow`));
+    if (m.get(`${arch}.rope.scaling.attn_factor`)) s.attention_factor = float32Decimal(m.num(`${arch}.rope.scaling.attn_factor`) * (0.1 * Math.log(factor) + 1));
     return s;
   }
-  return m.fail('llama.rope.scaling.type', `is ${JSON.stringify(type)}; kolm supports none, linear and yarn`);
+  return m.fail(`${arch}.rope.scaling.type`, `is ${JSON.stringify(type)}; kolm supports none, linear and yarn`);
 }
 
 export interface GgufImportSummary {
@@ -315,12 +315,13 @@ export interface GgufImportSummary {
   tensorTypes: Record<string, number>;
 }
 
-/** Rebuild an HF model folder (config, float32 safetensors, tokenizer files) from a llama-architecture GGUF file. */
+/** Rebuild an HF model folder (config, float32 safetensors, tokenizer files) from a llama, qwen2 or qwen3 GGUF file. */
 export async function importGguf(file: string, outDir: string): Promise<GgufImportSummary> {
   const g = await readGguf(file);
   const m = metadataReader(g);
-  const arch = m.text('general.architecture');
-  if (arch !== 'llama') m.fail('general.architecture', `is ${JSON.stringify(arch)}; kolm imports the 'llama' architecture`);
+  const archName = m.text('general.architecture');
+  if (archName !== 'llama' && archName !== 'qwen2' && archName !== 'qwen3') m.fail('general.architecture', `is ${JSON.stringify(archName)}; kolm imports the 'llama', 'qwen2' and 'qwen3' architectures`);
+  const arch = archName as 'llama' | 'qwen2' | 'qwen3';
   const tokModel = m.text('tokenizer.ggml.model');
   if (tokModel !== 'gpt2') m.fail('tokenizer.ggml.model', `is ${JSON.stringify(tokModel)}; kolm's tokenizer is byte-level BPE ("gpt2")`);
   const pre = m.text('tokenizer.ggml.pre', 'default');
@@ -329,17 +330,18 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
   const tokens = m.strings('tokenizer.ggml.tokens');
   const types = m.ints('tokenizer.ggml.token_type') ?? tokens.map(() => TOKEN_TYPE.NORMAL);
   if (types.length !== tokens.length) m.fail('tokenizer.ggml.token_type', `has ${types.length} entries for ${tokens.length} tokens`);
-  const hidden = m.int('llama.embedding_length');
-  const heads = m.int('llama.attention.head_count');
-  const headDim = m.int('llama.attention.key_length', heads > 0 ? hidden / heads : 0);
-  const valueLength = m.int('llama.attention.value_length', headDim);
-  if (valueLength !== headDim) m.fail('llama.attention.value_length', `is ${valueLength}, but key_length is ${headDim}; kolm needs equal key and value head sizes`);
-  const ropeDims = m.int('llama.rope.dimension_count', headDim);
-  if (ropeDims !== headDim) m.fail('llama.rope.dimension_count', `is ${ropeDims}; kolm rotates the whole head (${headDim})`);
+  const hidden = m.int(`${arch}.embedding_length`);
+  const heads = m.int(`${arch}.attention.head_count`);
+  const headDim = m.int(`${arch}.attention.key_length`, heads > 0 ? hidden / heads : 0);
+  const valueLength = m.int(`${arch}.attention.value_length`, headDim);
+  if (valueLength !== headDim) m.fail(`${arch}.attention.value_length`, `is ${valueLength}, but key_length is ${headDim}; kolm needs equal key and value head sizes`);
+  const ropeDims = m.int(`${arch}.rope.dimension_count`, headDim);
+  if (ropeDims !== headDim) m.fail(`${arch}.rope.dimension_count`, `is ${ropeDims}; kolm rotates the whole head (${headDim})`);
   // Bound the layer count by the tensors present before anything is sized from it (a lying count must not allocate).
-  const blocks = m.int('llama.block_count');
-  if (9 * blocks > g.tensors.length) m.fail('llama.block_count', `is ${blocks}, but the file has only ${g.tensors.length} tensors (a Llama block has 9)`);
+  const blocks = m.int(`${arch}.block_count`);
+  if (9 * blocks > g.tensors.length) m.fail(`${arch}.block_count`, `is ${blocks}, but the file has only ${g.tensors.length} tensors (a block has at least 9)`);
   const tied = !g.tensors.some((t) => t.name === 'output.weight');
+  const has = (name: string) => g.tensors.some((t) => t.name === name);
   const tokenId = (key: string): number | undefined => {
     if (!m.get(key)) return undefined;
     const id = m.int(key);
@@ -352,23 +354,24 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
   const source = `${file} (as config.json)`;
   const config = validateConfig(
     {
-      architectures: ['LlamaForCausalLM'],
-      model_type: 'llama',
-      vocab_size: m.int('llama.vocab_size', tokens.length),
+      architectures: [ARCHITECTURES[arch]],
+      model_type: arch,
+      vocab_size: m.int(`${arch}.vocab_size`, tokens.length),
       hidden_size: hidden,
-      intermediate_size: m.int('llama.feed_forward_length'),
+      intermediate_size: m.int(`${arch}.feed_forward_length`),
       num_hidden_layers: blocks,
       num_attention_heads: heads,
-      num_key_value_heads: m.int('llama.attention.head_count_kv', heads),
+      num_key_value_heads: m.int(`${arch}.attention.head_count_kv`, heads),
       head_dim: headDim,
-      max_position_embeddings: m.int('llama.context_length'),
-      rms_norm_eps: float32Decimal(m.num('llama.attention.layer_norm_rms_epsilon')),
-      rope_theta: float32Decimal(m.num('llama.rope.freq_base', 10000)),
-      rope_scaling: ropeScalingFromGguf(m),
+      max_position_embeddings: m.int(`${arch}.context_length`),
+      rms_norm_eps: float32Decimal(m.num(`${arch}.attention.layer_norm_rms_epsilon`)),
+      rope_theta: float32Decimal(m.num(`${arch}.rope.freq_base`, 10000)),
+      rope_scaling: ropeScalingFromGguf(m, arch),
       tie_word_embeddings: tied,
       hidden_act: 'silu',
-      attention_bias: false,
-      mlp_bias: false,
+      // Biases as the tensors say: o_proj's for Llama's attention_bias (Qwen2 always has q/k/v ones, and no o_proj one).
+      attention_bias: arch === 'qwen2' ? false : has('blk.0.attn_output.bias') || (arch === 'qwen3' && has('blk.0.attn_q.bias')),
+      mlp_bias: has('blk.0.ffn_gate.bias'),
       initializer_range: 0.02,
       bos_token_id: bos ?? null,
       eos_token_id: eos ?? null,
@@ -377,9 +380,9 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
     },
     source,
   );
-  if (config.vocab_size !== tokens.length) m.fail('llama.vocab_size', `is ${config.vocab_size}, but tokenizer.ggml.tokens has ${tokens.length}`);
+  if (config.vocab_size !== tokens.length) m.fail(`${arch}.vocab_size`, `is ${config.vocab_size}, but tokenizer.ggml.tokens has ${tokens.length}`);
 
-  // Weights: every parameter the config implies, from its GGUF tensor; q/k rows back to HF's rotate-half order.
+  // Weights: every parameter the config implies, from its GGUF tensor; `llama` q/k rows back to HF's rotate-half order.
   const specs = paramSpecs(config);
   const expected = new Map(specs.map((s) => [hfToGgufName(s.name), s]));
   for (const t of g.tensors) {
@@ -388,7 +391,7 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
       try {
         hf = ggufToHfName(t.name);
       } catch {
-        throw new KolmError(`${file}: tensor "${t.name}" has no place in a kolm Llama model`);
+        throw new KolmError(`${file}: tensor "${t.name}" has no place in a kolm model`);
       }
       throw new KolmError(`${file}: tensor "${t.name}" (${hf}) is not implied by the metadata (layers, tied embeddings)`);
     }
@@ -404,8 +407,8 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
     }
     tensorTypes[info.type] = (tensorTypes[info.type] ?? 0) + 1;
     let dense = { shape: hfShape, data: await g.readTensor(ggufName) };
-    if (spec.name.endsWith('.self_attn.q_proj.weight')) dense = unpermuteFromGguf(dense, config.num_attention_heads);
-    else if (spec.name.endsWith('.self_attn.k_proj.weight')) dense = unpermuteFromGguf(dense, config.num_key_value_heads);
+    if (arch === 'llama' && /\.self_attn\.q_proj\.(weight|bias)$/.test(spec.name)) dense = unpermuteFromGguf(dense, config.num_attention_heads);
+    else if (arch === 'llama' && /\.self_attn\.k_proj\.(weight|bias)$/.test(spec.name)) dense = unpermuteFromGguf(dense, config.num_key_value_heads);
     weights[spec.name] = dense;
   }
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
 import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
-import { exportGguf } from '../../src/interchange/gguf.js';
+import { exportGguf, importGguf } from '../../src/interchange/gguf.js';
 import { exportOnnxFolder } from '../../src/interchange/onnx.js';
 import { readGguf } from '../../src/formats/gguf/reader.js';
 import { ndarray, type NDArray } from '../../src/graph/ndarray.js';
@@ -177,3 +177,24 @@ for (const [name, fields] of ARCHITECTURES) {
     }
   });
 }
+
+test('GGUF round trip: qwen2, qwen3 and a biased Llama come back from f32 GGUF with identical weights and config (llama3 RoPE factors aside)', async () => {
+  for (const [name, fields] of ARCHITECTURES) {
+    const noLlama3 = { ...fields, rope_scaling: null };
+    const path = await folderOf(`${name}-rt`, noLlama3);
+    const file = join(dir, `${name}-rt.gguf`);
+    await exportGguf(path, file, { type: 'f32' });
+    const back = await importGguf(file, join(dir, `${name}-back`));
+    const a = await loadModelFolder(path);
+    const b = await loadModelFolder(back.dir);
+    for (const k of ['model_type', 'architectures', 'attention_bias', 'mlp_bias', 'head_dim', 'tie_word_embeddings', 'num_key_value_heads'] as const) {
+      assert.deepEqual(b.config[k], a.config[k], `${name}: ${k}`);
+    }
+    assert.deepEqual(Object.keys(b.weights), Object.keys(a.weights), `${name}: the same parameters`);
+    for (const [n, w] of Object.entries(a.weights)) assert.deepEqual(b.weights[n]!.data, w.data, `${name}: ${n} bit-identical`);
+  }
+  // Llama 3.1 RoPE factors are written as rope_freqs.weight, which import cannot turn back into rope_scaling fields.
+  const file = join(dir, 'llama-bias-llama3.gguf');
+  await exportGguf(await folderOf('llama-bias-llama3', ARCHITECTURES[2]![1]), file, { type: 'f32' });
+  await assert.rejects(importGguf(file, join(dir, 'llama3-back')), /tensor "rope_freqs\.weight" has no place in a kolm model/);
+});
