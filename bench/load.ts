@@ -22,7 +22,7 @@ const SHAPES: Record<string, Partial<ModelConfig> & Pick<ModelConfig, 'vocab_siz
 const SHARD_BYTES = 2_000_000_000;
 
 /** A published-layout folder of random bf16 weights (one random 16 MiB block repeated: the load is what is measured). */
-export function writeRandomBf16Folder(dir: string, config: ModelConfig): number {
+export function writeRandomBf16Folder(dir: string, config: ModelConfig, shardBytes = SHARD_BYTES): number {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, torch_dtype: 'bfloat16' }, null, 2) + '\n');
   const specs = paramSpecs(config);
@@ -30,7 +30,7 @@ export function writeRandomBf16Folder(dir: string, config: ModelConfig): number 
   let size = 0;
   for (const s of specs) {
     const bytes = 2 * s.shape.reduce((a, b) => a * b, 1);
-    if (size > 0 && size + bytes > SHARD_BYTES) {
+    if (size > 0 && size + bytes > shardBytes) {
       shards.push([]);
       size = 0;
     }
@@ -79,11 +79,12 @@ export function writeRandomBf16Folder(dir: string, config: ModelConfig): number 
 
 /** In a child: load the folder, report peak RSS and the f32 bytes held. */
 export async function loadChild(dir: string): Promise<void> {
+  const rssBeforeBytes = process.memoryUsage().rss;
   const t = performance.now();
   const model = await loadModelFolder(dir);
   const seconds = (performance.now() - t) / 1000;
   const f32Bytes = Object.values(model.weights).reduce((n, w) => n + w.data.length * 4, 0);
-  console.log(JSON.stringify({ peakRssBytes: process.resourceUsage().maxRSS * 1024, f32Bytes, seconds }));
+  console.log(JSON.stringify({ peakRssBytes: process.resourceUsage().maxRSS * 1024, rssBeforeBytes, f32Bytes, seconds }));
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -99,7 +100,7 @@ export async function run(argv: string[]): Promise<void> {
     const writeSeconds = (performance.now() - t) / 1000;
     const main = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
     const out = execFileSync(process.execPath, [main, 'bench', 'load', '--child', dir], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { peakRssBytes: number; f32Bytes: number; seconds: number };
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { peakRssBytes: number; rssBeforeBytes: number; f32Bytes: number; seconds: number };
     const result = { shape: values.shape, parameters: r.f32Bytes / 4, bf16DiskBytes: diskBytes, ...r, ratio: r.peakRssBytes / r.f32Bytes, writeSeconds };
     if (values.json) console.log(JSON.stringify(result));
     else {
