@@ -168,8 +168,11 @@ export function validateConfig(raw: unknown, source: string): ModelConfig {
   if (type !== 'hyperclovax' && c['use_post_norm'] === true) fail('use_post_norm', `is true, but Peri-LN norms belong to HyperCLOVAX configs (model_type '${type}')`);
   c['rope_scaling'] = validateRopeScaling(c['rope_scaling'] ?? null, source);
   if (!Array.isArray(c['architectures'])) c['architectures'] = [ARCHITECTURES[type as ModelType]];
+  // The family must match model_type (a Qwen2 checkpoint never runs as Llama); the head may differ
+  // (LlamaForSequenceClassification for reward models).
+  const family = ARCHITECTURES[type as ModelType].replace(/ForCausalLM$/, 'For');
   const arch = (c['architectures'] as unknown[])[0];
-  if (arch !== undefined && arch !== ARCHITECTURES[type as ModelType]) fail('architectures', `must be ['${ARCHITECTURES[type as ModelType]}'] for model_type '${type}'`);
+  if (arch !== undefined && !(typeof arch === 'string' && arch.startsWith(family))) fail('architectures', `must name a ${family}… class for model_type '${type}', e.g. ['${ARCHITECTURES[type as ModelType]}']`);
   return c as unknown as ModelConfig;
 }
 
