@@ -86,7 +86,7 @@ export function encodeF16(values: Float32Array, out: Uint8Array): void {
   }
 }
 
-/** Encode values as little-endian bfloat16 (round to nearest even; NaN stays NaN) into `out` (2 × values.length bytes). */
+/** Encode values as little-endian bfloat16 (round to nearest even; NaN stays NaN) into `out` (2 × values.length). */
 export function encodeBF16(values: Float32Array, out: Uint8Array): void {
   for (let i = 0, j = 0; i < values.length; i++, j += 2) {
     f32[0] = values[i]!;

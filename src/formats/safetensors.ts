@@ -234,8 +234,8 @@ function numelOf(name: string, shape: number[]): number {
 }
 
 /**
- * Write tensors (sorted by name) as F32, F16 or BF16. The header is padded with spaces so the data starts 8-byte aligned,
- * as the reference implementation does; the file appears atomically (temp file + rename) and is streamed tensor by
+ * Write tensors (sorted by name) as F32, F16 or BF16. The header is padded with spaces so the data starts 8-byte
+ * aligned, as the reference implementation does; the file appears atomically (temp file + rename) and is streamed tensor by
  * tensor, so writing never holds a second copy of the model.
  */
 export async function writeSafetensors(

@@ -62,8 +62,9 @@ export function parameterCount(c: ModelConfig): number {
 }
 
 /**
- * transformers' initialisation: N(0, initializer_range²) for matrices and embeddings, ones for norms, zeros for biases. μP multipliers
- * act in the forward pass (as in HyperCLOVAX's modelling code), so the stored weights keep this scale.
+ * transformers' initialisation: N(0, initializer_range²) for matrices and embeddings, ones for norms, zeros for
+ * biases. μP multipliers act in the forward pass (as in HyperCLOVAX's modelling code), so the stored weights keep this
+ * scale.
  */
 export function initParams(c: ModelConfig, seed: number): Record<string, NDArray> {
   const random = rng(seed);
