@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   train: () => import('../../bench/train.js'),
   decode: () => import('../../bench/decode.js'),
   serve: () => import('../../bench/serve.js'),
+  load: () => import('../../bench/load.js'),
 };
 
 export async function run(argv: string[]): Promise<void> {

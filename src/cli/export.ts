@@ -10,8 +10,9 @@ import { formatBytes } from '../util/format.js';
 
 export const EXPORT_USAGE = `usage:
   kolm export gguf --model DIR --out FILE [--type f32|f16|q8_0] [--name NAME] [--json]
-      llama.cpp GGUF (llama architecture; default type f16; norms stay f32; q8_0 falls back to f16 for rows
-      that are not a multiple of 32). HyperCLOVAX Peri-LN/μP configs are refused: llama.cpp cannot express them.
+      llama.cpp GGUF (llama, qwen2 or qwen3 architecture from model_type; default type f16; norms and biases stay
+      f32; q8_0 falls back to f16 for rows that are not a multiple of 32). HyperCLOVAX Peri-LN/μP configs are
+      refused: llama.cpp cannot express them.
   kolm export onnx --model DIR --out DIR2 [--external-data auto|yes|no] [--json]
       transformers.js (v4) folder: onnx/model.onnx (+ model.onnx_data), config.json, generation_config.json,
       tokenizer files. Weights go to model.onnx_data automatically above 1 GiB.`;
@@ -19,7 +20,8 @@ export const EXPORT_USAGE = `usage:
 export const IMPORT_USAGE = `usage:
   kolm import gguf --file FILE --out DIR [--json]
       rebuild a kolm/HF model folder (config.json, float32 model.safetensors, tokenizer.json,
-      tokenizer_config.json) from a llama-architecture GGUF with a gpt2/qwen2 tokenizer (F32/F16/BF16/Q8_0 tensors).`;
+      tokenizer_config.json) from a llama, qwen2 or qwen3 GGUF with a gpt2/qwen2 tokenizer (F32/F16/BF16/Q8_0
+      tensors).`;
 
 function need(value: string | undefined, flag: string, usage: string): string {
   if (!value) throw new KolmError(`${flag} is required\n${usage}`);

@@ -86,6 +86,17 @@ export function encodeF16(values: Float32Array, out: Uint8Array): void {
   }
 }
 
+/** Encode values as little-endian bfloat16 (round to nearest even; NaN stays NaN) into `out` (2 × values.length). */
+export function encodeBF16(values: Float32Array, out: Uint8Array): void {
+  for (let i = 0, j = 0; i < values.length; i++, j += 2) {
+    f32[0] = values[i]!;
+    const bits = u32[0]!;
+    const h = Number.isNaN(values[i]!) ? (bits >>> 16) | 0x40 : ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+    out[j] = h & 0xff;
+    out[j + 1] = h >>> 8;
+  }
+}
+
 /** Decode little-endian float32 bytes (any alignment) into `out`. */
 export function decodeF32(bytes: Uint8Array, out: Float32Array): void {
   new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes.subarray(0, out.byteLength));

@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { KolmError } from '../util/errors.js';
-import { decodeBF16, decodeF16, decodeF32, encodeF16, f32Bytes } from './half.js';
+import { decodeBF16, decodeF16, decodeF32, encodeBF16, encodeF16, f32Bytes } from './half.js';
 import { CHUNK_BYTES, allocFloat32, readDecoded, readExact, writeStreamAtomic, type Sink } from './fileio.js';
 
 /** Dtypes kolm decodes (always to float32 in memory). */
@@ -234,17 +234,17 @@ function numelOf(name: string, shape: number[]): number {
 }
 
 /**
- * Write tensors (sorted by name) as F32 or F16. The header is padded with spaces so the data starts 8-byte aligned,
- * as the reference implementation does; the file appears atomically (temp file + rename) and is streamed tensor by
+ * Write tensors (sorted by name) as F32, F16 or BF16. The header is padded with spaces so the data starts 8-byte
+ * aligned, as the reference implementation does; the file appears atomically (temp file + rename) and is streamed tensor by
  * tensor, so writing never holds a second copy of the model.
  */
 export async function writeSafetensors(
   path: string,
   tensors: Record<string, StTensor>,
-  opts: { dtype?: 'F32' | 'F16'; metadata?: Record<string, string> } = {},
+  opts: { dtype?: StDType; metadata?: Record<string, string> } = {},
 ): Promise<void> {
   const dtype = opts.dtype ?? 'F32';
-  if (dtype !== 'F32' && dtype !== 'F16') throw new KolmError(`safetensors: cannot write dtype ${String(dtype)}`);
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new KolmError(`safetensors: cannot write dtype ${String(dtype)}`);
   const size = DTYPE_BYTES[dtype]!;
   const names = Object.keys(tensors).sort();
   const parts: string[] = [];
@@ -281,14 +281,14 @@ export async function writeSafetensors(
   });
 }
 
-async function writeData(sink: Sink, data: Float32Array, dtype: 'F32' | 'F16'): Promise<void> {
+async function writeData(sink: Sink, data: Float32Array, dtype: StDType): Promise<void> {
   if (dtype === 'F32') return sink.write(f32Bytes(data));
   const perChunk = CHUNK_BYTES / 2;
   const scratch = new Uint8Array(Math.min(data.length, perChunk) * 2);
   for (let i = 0; i < data.length; i += perChunk) {
     const part = data.subarray(i, Math.min(data.length, i + perChunk));
     const out = scratch.subarray(0, part.length * 2);
-    encodeF16(part, out);
+    (dtype === 'BF16' ? encodeBF16 : encodeF16)(part, out);
     await sink.write(out);
   }
 }

@@ -1,16 +1,20 @@
 /**
- * kolm model folders ↔ llama.cpp GGUF files (`llama` architecture).
+ * kolm model folders ↔ llama.cpp GGUF files (`llama`, `qwen2` and `qwen3` architectures).
  *
- * Export writes what llama.cpp's loader reads for a Llama model: the `llama.*` hyperparameters (explicit head_dim as
- * key/value lengths, RoPE base and scaling), the byte-level BPE vocabulary as `tokenizer.ggml.model = "gpt2"` with
- * `tokenizer.ggml.pre = "qwen2"` (the split kolm's pre-tokenizer implements), merges, special-token ids and the chat
- * template; q/k rows permuted to llama.cpp's adjacent-pair rotary layout, no `output.weight` when embeddings are tied.
+ * Export writes what llama.cpp's loader reads for the model's architecture (`ggufArchitecture`): the `ARCH.*`
+ * hyperparameters (explicit head_dim as key/value lengths, RoPE base and scaling; Llama 3.1 RoPE as the
+ * `rope_freqs.weight` divisors convert_hf_to_gguf.py writes), the byte-level BPE vocabulary as
+ * `tokenizer.ggml.model = "gpt2"` with `tokenizer.ggml.pre = "qwen2"` (the split kolm's pre-tokenizer implements),
+ * merges, special-token ids and the chat template; for `llama`, q/k rows (and biases) permuted to llama.cpp's adjacent-pair rotary layout, while `qwen2` and
+ * `qwen3` rotate halves as HF does and keep HF's rows; biases as `blk.N.attn_q.bias` etc., Qwen3's per-head norms as
+ * `blk.N.attn_q_norm.weight`/`attn_k_norm.weight`; no `output.weight` when embeddings are tied.
  * Import reads such a file back into an HF folder (config.json, model.safetensors, tokenizer.json,
  * tokenizer_config.json) that kolm loads.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { isHyperClovaX, validateConfig, type ModelConfig, type RopeScaling } from '../model/config.js';
+import { ARCHITECTURES, isHyperClovaX, validateConfig, type ModelConfig, type RopeScaling } from '../model/config.js';
+import { ropeFrequencies, llama3Factor } from '../model/rope.js';
 import { loadModelFolder, saveModelFolder, type Weights } from '../model/folder.js';
 import { paramSpecs } from '../model/params.js';
 import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenizerJsonText, type AddedToken } from '../tokenizer/hf-format.js';
@@ -57,8 +61,16 @@ export function assertLlamaExpressible(c: ModelConfig, source: string): void {
     );
   }
   if (c.rope_scaling?.rope_type === 'dynamic') {
-    throw new KolmError(`${source}: rope_scaling.rope_type = "dynamic" (dynamic NTK) has no llama.cpp equivalent; GGUF export supports linear and yarn`);
+    throw new KolmError(`${source}: rope_scaling.rope_type = "dynamic" (dynamic NTK) has no llama.cpp equivalent; GGUF export supports linear, yarn and llama3`);
   }
+  if (c.rope_scaling?.rope_type === 'llama3' && ggufArchitecture(c) !== 'llama') {
+    throw new KolmError(`${source}: rope_scaling.rope_type = "llama3" with model_type '${c.model_type}': llama.cpp reads Llama 3.1 RoPE factors only for the 'llama' architecture`);
+  }
+}
+
+/** llama.cpp's architecture name for a config: `qwen2`, `qwen3`, or `llama` (Llama and neutral HyperCLOVAX). */
+export function ggufArchitecture(c: ModelConfig): 'llama' | 'qwen2' | 'qwen3' {
+  return c.model_type === 'qwen2' || c.model_type === 'qwen3' ? c.model_type : 'llama';
 }
 
 interface TokenizerFiles {
@@ -113,19 +125,21 @@ const u32 = (value: number): GgufValue => ({ type: 'uint32', value });
 const f32 = (value: number): GgufValue => ({ type: 'float32', value });
 const str = (value: string): GgufValue => ({ type: 'string', value });
 
-function ropeScalingMetadata(s: RopeScaling | null): Array<[string, GgufValue]> {
+function ropeScalingMetadata(s: RopeScaling | null, arch: string): Array<[string, GgufValue]> {
   if (!s) return [];
-  if (s.rope_type === 'linear') return [['llama.rope.scaling.type', str('linear')], ['llama.rope.scaling.factor', f32(s.factor)]];
+  // Llama 3.1 scaling is the rope_freqs tensor (per-frequency divisors), not metadata, as convert_hf_to_gguf.py does.
+  if (s.rope_type === 'llama3') return [];
+  if (s.rope_type === 'linear') return [[`${arch}.rope.scaling.type`, str('linear')], [`${arch}.rope.scaling.factor`, f32(s.factor)]];
   if (s.rope_type === 'yarn') {
     const out: Array<[string, GgufValue]> = [
-      ['llama.rope.scaling.type', str('yarn')],
-      ['llama.rope.scaling.factor', f32(s.factor)],
-      ['llama.rope.scaling.original_context_length', u32(s.original_max_position_embeddings)],
+      [`${arch}.rope.scaling.type`, str('yarn')],
+      [`${arch}.rope.scaling.factor`, f32(s.factor)],
+      [`${arch}.rope.scaling.original_context_length`, u32(s.original_max_position_embeddings)],
     ];
-    if (s.beta_fast !== undefined) out.push(['llama.rope.scaling.yarn_beta_fast', f32(s.beta_fast)]);
-    if (s.beta_slow !== undefined) out.push(['llama.rope.scaling.yarn_beta_slow', f32(s.beta_slow)]);
+    if (s.beta_fast !== undefined) out.push([`${arch}.rope.scaling.yarn_beta_fast`, f32(s.beta_fast)]);
+    if (s.beta_slow !== undefined) out.push([`${arch}.rope.scaling.yarn_beta_slow`, f32(s.beta_slow)]);
     // llama.cpp multiplies its own 0.1·ln(factor) + 1 by attn_factor; HF's attention_factor replaces that term.
-    if (s.attention_factor !== undefined) out.push(['llama.rope.scaling.attn_factor', f32(s.attention_factor / (0.1 * Math.log(s.factor) + 1))]);
+    if (s.attention_factor !== undefined) out.push([`${arch}.rope.scaling.attn_factor`, f32(s.attention_factor / (0.1 * Math.log(s.factor) + 1))]);
     return out;
   }
   throw new KolmError(`rope_scaling.rope_type = ${JSON.stringify(s.rope_type)} has no llama.cpp equivalent`);
@@ -139,24 +153,25 @@ export function ggufMetadata(c: ModelConfig, tok: TokenizerFiles, opts: { name: 
     if (id === undefined) throw new KolmError(`${opts.source}: tokenizer_config.json ${what} ${JSON.stringify(token)} is not in the vocabulary`);
     return id;
   };
+  const arch = ggufArchitecture(c);
   const md: Array<[string, GgufValue]> = [
-    ['general.architecture', str('llama')],
+    ['general.architecture', str(arch)],
     ['general.type', str('model')],
     ['general.name', str(opts.name)],
     ['general.file_type', u32(FILE_TYPE[opts.type])],
-    ['llama.vocab_size', u32(c.vocab_size)],
-    ['llama.context_length', u32(c.max_position_embeddings)],
-    ['llama.embedding_length', u32(c.hidden_size)],
-    ['llama.block_count', u32(c.num_hidden_layers)],
-    ['llama.feed_forward_length', u32(c.intermediate_size)],
-    ['llama.attention.head_count', u32(c.num_attention_heads)],
-    ['llama.attention.head_count_kv', u32(c.num_key_value_heads)],
-    ['llama.attention.key_length', u32(c.head_dim)],
-    ['llama.attention.value_length', u32(c.head_dim)],
-    ['llama.attention.layer_norm_rms_epsilon', f32(c.rms_norm_eps)],
-    ['llama.rope.freq_base', f32(c.rope_theta)],
-    ['llama.rope.dimension_count', u32(c.head_dim)],
-    ...ropeScalingMetadata(c.rope_scaling),
+    [`${arch}.vocab_size`, u32(c.vocab_size)],
+    [`${arch}.context_length`, u32(c.max_position_embeddings)],
+    [`${arch}.embedding_length`, u32(c.hidden_size)],
+    [`${arch}.block_count`, u32(c.num_hidden_layers)],
+    [`${arch}.feed_forward_length`, u32(c.intermediate_size)],
+    [`${arch}.attention.head_count`, u32(c.num_attention_heads)],
+    [`${arch}.attention.head_count_kv`, u32(c.num_key_value_heads)],
+    [`${arch}.attention.key_length`, u32(c.head_dim)],
+    [`${arch}.attention.value_length`, u32(c.head_dim)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rms_norm_eps)],
+    [`${arch}.rope.freq_base`, f32(c.rope_theta)],
+    [`${arch}.rope.dimension_count`, u32(c.head_dim)],
+    ...ropeScalingMetadata(c.rope_scaling, arch),
     ['tokenizer.ggml.model', str('gpt2')],
     ['tokenizer.ggml.pre', str(GGUF_PRE_TOKENIZER)],
     ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],
@@ -208,12 +223,19 @@ export async function exportGguf(modelDir: string, outFile: string, opts: GgufEx
   assertLlamaExpressible(c, source);
   const tok = await readTokenizerFiles(modelDir);
   const metadata = ggufMetadata(c, tok, { name: opts.name ?? basename(resolve(modelDir)), type, source });
+  // Only llama.cpp's `llama` rotates adjacent pairs; `qwen2`/`qwen3` rotate halves as HF does (no permutation).
+  const permute = ggufArchitecture(c) === 'llama';
   const tensors: GgufWriteTensor[] = paramSpecs(c).map((spec) => {
     let dense = { shape: [...spec.shape], data: model.weights[spec.name]!.data };
-    if (spec.name.endsWith('.self_attn.q_proj.weight')) dense = permuteForGguf(dense, c.num_attention_heads);
-    else if (spec.name.endsWith('.self_attn.k_proj.weight')) dense = permuteForGguf(dense, c.num_key_value_heads);
+    if (permute && /\.self_attn\.q_proj\.(weight|bias)$/.test(spec.name)) dense = permuteForGguf(dense, c.num_attention_heads);
+    else if (permute && /\.self_attn\.k_proj\.(weight|bias)$/.test(spec.name)) dense = permuteForGguf(dense, c.num_key_value_heads);
     return { name: hfToGgufName(spec.name), shape: hfShapeToGguf(dense.shape), type: tensorType(dense.shape, type), data: dense.data };
   });
+  if (c.rope_scaling?.rope_type === 'llama3') {
+    const s = c.rope_scaling;
+    const factors = Float32Array.from(ropeFrequencies({ ...c, rope_scaling: null }).invFreq, (f) => llama3Factor(s, f));
+    tensors.push({ name: 'rope_freqs.weight', shape: [factors.length], type: 'F32', data: factors });
+  }
   await writeGguf(outFile, { metadata, tensors });
   const tensorTypes: Record<string, number> = {};
   for (const t of tensors) tensorTypes[t.type] = (tensorTypes[t.type] ?? 0) + 1;
@@ -270,19 +292,19 @@ function metadataReader(g: GgufFile) {
   return { get, num, int, text, strings, ints, fail };
 }
 
-function ropeScalingFromGguf(m: ReturnType<typeof metadataReader>): RopeScaling | null {
-  const type = m.text('llama.rope.scaling.type', 'none');
+function ropeScalingFromGguf(m: ReturnType<typeof metadataReader>, arch: string): RopeScaling | null {
+  const type = m.text(`${arch}.rope.scaling.type`, 'none');
   if (type === 'none') return null;
-  const factor = float32Decimal(m.num('llama.rope.scaling.factor'));
+  const factor = float32Decimal(m.num(`${arch}.rope.scaling.factor`));
   if (type === 'linear') return { rope_type: 'linear', factor };
   if (type === 'yarn') {
-    const s: RopeScaling = { rope_type: 'yarn', factor, original_max_position_embeddings: m.int('llama.rope.scaling.original_context_length') };
-    if (m.get('llama.rope.scaling.yarn_beta_fast')) s.beta_fast = float32Decimal(m.num('llama.rope.scaling.yarn_beta_fast'));
-    if (m.get('llama.rope.scaling.yarn_beta_slow')) s.beta_slow = float32Decimal(m.num('llama.rope.scaling.yarn_beta_slow'));
-    if (m.get('llama.rope.scaling.attn_factor')) s.attention_factor = float32Decimal(m.num('llama.rope.scaling.attn_factor') * (0.1 * Math.log(factor) + 1));
+    const s: RopeScaling = { rope_type: 'yarn', factor, original_max_position_embeddings: m.int(`${arch}.rope.scaling.original_context_length`) };
+    if (m.get(`${arch}.rope.scaling.yarn_beta_fast`)) s.beta_fast = float32Decimal(m.num(`${arch}.rope.scaling.yarn_beta_fast`));
+    if (m.get(`${arch}.rope.scaling.yarn_beta_slow`)) s.beta_slow = float32Decimal(m.num(`${arch}.rope.scaling.yarn_beta_slow`));
+    if (m.get(`${arch}.rope.scaling.attn_factor`)) s.attention_factor = float32Decimal(m.num(`${arch}.rope.scaling.attn_factor`) * (0.1 * Math.log(factor) + 1));
     return s;
   }
-  return m.fail('llama.rope.scaling.type', `is ${JSON.stringify(type)}; kolm supports none, linear and yarn`);
+  return m.fail(`${arch}.rope.scaling.type`, `is ${JSON.stringify(type)}; kolm supports none, linear and yarn`);
 }
 
 export interface GgufImportSummary {
@@ -293,12 +315,13 @@ export interface GgufImportSummary {
   tensorTypes: Record<string, number>;
 }
 
-/** Rebuild an HF model folder (config, float32 safetensors, tokenizer files) from a llama-architecture GGUF file. */
+/** Rebuild an HF model folder (config, float32 safetensors, tokenizer files) from a llama, qwen2 or qwen3 GGUF file. */
 export async function importGguf(file: string, outDir: string): Promise<GgufImportSummary> {
   const g = await readGguf(file);
   const m = metadataReader(g);
-  const arch = m.text('general.architecture');
-  if (arch !== 'llama') m.fail('general.architecture', `is ${JSON.stringify(arch)}; kolm imports the 'llama' architecture`);
+  const archName = m.text('general.architecture');
+  if (archName !== 'llama' && archName !== 'qwen2' && archName !== 'qwen3') m.fail('general.architecture', `is ${JSON.stringify(archName)}; kolm imports the 'llama', 'qwen2' and 'qwen3' architectures`);
+  const arch = archName as 'llama' | 'qwen2' | 'qwen3';
   const tokModel = m.text('tokenizer.ggml.model');
   if (tokModel !== 'gpt2') m.fail('tokenizer.ggml.model', `is ${JSON.stringify(tokModel)}; kolm's tokenizer is byte-level BPE ("gpt2")`);
   const pre = m.text('tokenizer.ggml.pre', 'default');
@@ -307,17 +330,18 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
   const tokens = m.strings('tokenizer.ggml.tokens');
   const types = m.ints('tokenizer.ggml.token_type') ?? tokens.map(() => TOKEN_TYPE.NORMAL);
   if (types.length !== tokens.length) m.fail('tokenizer.ggml.token_type', `has ${types.length} entries for ${tokens.length} tokens`);
-  const hidden = m.int('llama.embedding_length');
-  const heads = m.int('llama.attention.head_count');
-  const headDim = m.int('llama.attention.key_length', heads > 0 ? hidden / heads : 0);
-  const valueLength = m.int('llama.attention.value_length', headDim);
-  if (valueLength !== headDim) m.fail('llama.attention.value_length', `is ${valueLength}, but key_length is ${headDim}; kolm needs equal key and value head sizes`);
-  const ropeDims = m.int('llama.rope.dimension_count', headDim);
-  if (ropeDims !== headDim) m.fail('llama.rope.dimension_count', `is ${ropeDims}; kolm rotates the whole head (${headDim})`);
+  const hidden = m.int(`${arch}.embedding_length`);
+  const heads = m.int(`${arch}.attention.head_count`);
+  const headDim = m.int(`${arch}.attention.key_length`, heads > 0 ? hidden / heads : 0);
+  const valueLength = m.int(`${arch}.attention.value_length`, headDim);
+  if (valueLength !== headDim) m.fail(`${arch}.attention.value_length`, `is ${valueLength}, but key_length is ${headDim}; kolm needs equal key and value head sizes`);
+  const ropeDims = m.int(`${arch}.rope.dimension_count`, headDim);
+  if (ropeDims !== headDim) m.fail(`${arch}.rope.dimension_count`, `is ${ropeDims}; kolm rotates the whole head (${headDim})`);
   // Bound the layer count by the tensors present before anything is sized from it (a lying count must not allocate).
-  const blocks = m.int('llama.block_count');
-  if (9 * blocks > g.tensors.length) m.fail('llama.block_count', `is ${blocks}, but the file has only ${g.tensors.length} tensors (a Llama block has 9)`);
+  const blocks = m.int(`${arch}.block_count`);
+  if (9 * blocks > g.tensors.length) m.fail(`${arch}.block_count`, `is ${blocks}, but the file has only ${g.tensors.length} tensors (a block has at least 9)`);
   const tied = !g.tensors.some((t) => t.name === 'output.weight');
+  const has = (name: string) => g.tensors.some((t) => t.name === name);
   const tokenId = (key: string): number | undefined => {
     if (!m.get(key)) return undefined;
     const id = m.int(key);
@@ -330,23 +354,24 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
   const source = `${file} (as config.json)`;
   const config = validateConfig(
     {
-      architectures: ['LlamaForCausalLM'],
-      model_type: 'llama',
-      vocab_size: m.int('llama.vocab_size', tokens.length),
+      architectures: [ARCHITECTURES[arch]],
+      model_type: arch,
+      vocab_size: m.int(`${arch}.vocab_size`, tokens.length),
       hidden_size: hidden,
-      intermediate_size: m.int('llama.feed_forward_length'),
+      intermediate_size: m.int(`${arch}.feed_forward_length`),
       num_hidden_layers: blocks,
       num_attention_heads: heads,
-      num_key_value_heads: m.int('llama.attention.head_count_kv', heads),
+      num_key_value_heads: m.int(`${arch}.attention.head_count_kv`, heads),
       head_dim: headDim,
-      max_position_embeddings: m.int('llama.context_length'),
-      rms_norm_eps: float32Decimal(m.num('llama.attention.layer_norm_rms_epsilon')),
-      rope_theta: float32Decimal(m.num('llama.rope.freq_base', 10000)),
-      rope_scaling: ropeScalingFromGguf(m),
+      max_position_embeddings: m.int(`${arch}.context_length`),
+      rms_norm_eps: float32Decimal(m.num(`${arch}.attention.layer_norm_rms_epsilon`)),
+      rope_theta: float32Decimal(m.num(`${arch}.rope.freq_base`, 10000)),
+      rope_scaling: ropeScalingFromGguf(m, arch),
       tie_word_embeddings: tied,
       hidden_act: 'silu',
-      attention_bias: false,
-      mlp_bias: false,
+      // Biases as the tensors say: o_proj's for Llama's attention_bias (Qwen2 always has q/k/v ones, and no o_proj one).
+      attention_bias: arch === 'qwen2' ? false : has('blk.0.attn_output.bias') || (arch === 'qwen3' && has('blk.0.attn_q.bias')),
+      mlp_bias: has('blk.0.ffn_gate.bias'),
       initializer_range: 0.02,
       bos_token_id: bos ?? null,
       eos_token_id: eos ?? null,
@@ -355,9 +380,9 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
     },
     source,
   );
-  if (config.vocab_size !== tokens.length) m.fail('llama.vocab_size', `is ${config.vocab_size}, but tokenizer.ggml.tokens has ${tokens.length}`);
+  if (config.vocab_size !== tokens.length) m.fail(`${arch}.vocab_size`, `is ${config.vocab_size}, but tokenizer.ggml.tokens has ${tokens.length}`);
 
-  // Weights: every parameter the config implies, from its GGUF tensor; q/k rows back to HF's rotate-half order.
+  // Weights: every parameter the config implies, from its GGUF tensor; `llama` q/k rows back to HF's rotate-half order.
   const specs = paramSpecs(config);
   const expected = new Map(specs.map((s) => [hfToGgufName(s.name), s]));
   for (const t of g.tensors) {
@@ -366,7 +391,7 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
       try {
         hf = ggufToHfName(t.name);
       } catch {
-        throw new KolmError(`${file}: tensor "${t.name}" has no place in a kolm Llama model`);
+        throw new KolmError(`${file}: tensor "${t.name}" has no place in a kolm model`);
       }
       throw new KolmError(`${file}: tensor "${t.name}" (${hf}) is not implied by the metadata (layers, tied embeddings)`);
     }
@@ -382,8 +407,8 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
     }
     tensorTypes[info.type] = (tensorTypes[info.type] ?? 0) + 1;
     let dense = { shape: hfShape, data: await g.readTensor(ggufName) };
-    if (spec.name.endsWith('.self_attn.q_proj.weight')) dense = unpermuteFromGguf(dense, config.num_attention_heads);
-    else if (spec.name.endsWith('.self_attn.k_proj.weight')) dense = unpermuteFromGguf(dense, config.num_key_value_heads);
+    if (arch === 'llama' && /\.self_attn\.q_proj\.(weight|bias)$/.test(spec.name)) dense = unpermuteFromGguf(dense, config.num_attention_heads);
+    else if (arch === 'llama' && /\.self_attn\.k_proj\.(weight|bias)$/.test(spec.name)) dense = unpermuteFromGguf(dense, config.num_key_value_heads);
     weights[spec.name] = dense;
   }
 

@@ -7,9 +7,10 @@
  * `attention_mask` [batch, past + new], `position_ids` and `past_key_values.{i}.key/value` [batch, kv_heads, past,
  * head_dim]; outputs `logits` and `present.{i}.key/value` (the past concatenated with the new tokens' keys/values).
  * Rotary tables are gathered by `position_ids` from constants, masks are computed in the graph from `attention_mask`
- * and the run-time lengths, so left-padded batches and any cache length work. HyperCLOVAX models (Peri-LN, μP
- * multipliers) export too: the graph carries their semantics, and config.json says `llama` only so transformers.js
- * picks its decoder-only generation loop and cache layout.
+ * and the run-time lengths, so left-padded batches and any cache length work. Qwen2 and Qwen3 models keep their
+ * model_type (transformers.js runs both with this interface). HyperCLOVAX models (Peri-LN, μP multipliers) export
+ * too: the graph carries their semantics, and config.json says `llama` only so transformers.js picks its decoder-only
+ * generation loop and cache layout.
  */
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -109,10 +110,13 @@ export function exportTransformersJsOnnx(c: ModelConfig, weights: Record<string,
   });
 }
 
-/** Stop ids transformers.js should honour, as kolm's generation does (EOS and the end-of-turn tokens). */
-async function endTokenIds(modelDir: string, c: ModelConfig): Promise<number[]> {
+/**
+ * Stop ids transformers.js should honour, as kolm's generation does: config.json's and generation_config.json's
+ * eos_token_id (one or several, as SEED's `<|endofturn|>` and `<|stop|>`) and kolm's end-of-turn tokens.
+ */
+async function endTokenIds(modelDir: string, c: ModelConfig, generation: Record<string, unknown>): Promise<number[]> {
   const ids = new Set<number>();
-  for (const id of [c.eos_token_id].flat()) if (typeof id === 'number') ids.add(id);
+  for (const id of [c.eos_token_id, generation['eos_token_id']].flat()) if (typeof id === 'number') ids.add(id);
   const tokPath = join(modelDir, 'tokenizer.json');
   if (existsSync(tokPath)) {
     const tok = parseTokenizerJson(await readFile(tokPath, 'utf8'), tokPath);
@@ -133,17 +137,18 @@ export async function exportOnnxFolder(modelDir: string, outDir: string, opts: O
   const c = model.config;
   if (!existsSync(join(modelDir, 'tokenizer.json'))) throw new KolmError(`${join(modelDir, 'tokenizer.json')}: not found; transformers.js needs the tokenizer files`);
   const onnx = exportTransformersJsOnnx(c, model.weights, opts);
-  const ends = await endTokenIds(modelDir, c);
 
+  const native = c.model_type === 'qwen2' || c.model_type === 'qwen3';
   const config: Record<string, unknown> = {
     ...c,
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: native ? c.architectures : ['LlamaForCausalLM'],
+    model_type: native ? c.model_type : 'llama',
     'transformers.js_config': { dtype: 'fp32', use_external_data_format: Boolean(onnx.externalData) },
   };
-  if (c.model_type !== 'llama') config['kolm_source_model_type'] = c.model_type;
+  if (config['model_type'] !== c.model_type) config['kolm_source_model_type'] = c.model_type;
   const generationPath = join(modelDir, 'generation_config.json');
   const generation: Record<string, unknown> = existsSync(generationPath) ? JSON.parse(await readFile(generationPath, 'utf8')) : {};
+  const ends = await endTokenIds(modelDir, c, generation);
   generation['eos_token_id'] = ends.length === 1 ? ends[0] : ends;
   if (c.bos_token_id != null) generation['bos_token_id'] ??= c.bos_token_id;
   if (c.pad_token_id != null) generation['pad_token_id'] ??= c.pad_token_id;

@@ -1,11 +1,12 @@
 /**
- * HF-layout model folders: config.json, generation_config.json, model.safetensors and the tokenizer files — the unit
- * every command takes (`--model DIR`) and that transformers, vLLM and kolm all load.
+ * HF-layout model folders: config.json, generation_config.json, model.safetensors (or shards listed by
+ * model.safetensors.index.json, as published checkpoints come) and the tokenizer files — the unit every command takes
+ * (`--model DIR`) and that transformers, vLLM and kolm all load.
  */
 import { copyFile, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, type StTensor } from '../formats/safetensors.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, type StDType, type StTensor } from '../formats/safetensors.js';
 import { KolmError } from '../util/errors.js';
 import { writeFileAtomic, writeFolderAtomic } from '../util/atomic.js';
 import { validateConfig, type ModelConfig } from './config.js';
@@ -16,7 +17,10 @@ export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'spec
 export type Weights = Record<string, { shape: readonly number[]; data: ArrayLike<number> }>;
 
 export interface SaveOptions {
-  dtype?: 'F32' | 'F16';
+  dtype?: StDType;
+  /** Split the weights into `model-0000i-of-0000n.safetensors` shards of at most about this many bytes each, listed by
+   * model.safetensors.index.json (the published layout); default: one model.safetensors. */
+  maxShardBytes?: number;
   /** Copy tokenizer files from this folder. */
   tokenizerDir?: string;
   generationConfig?: Record<string, unknown>;
@@ -42,16 +46,40 @@ export async function saveModelFolder(dir: string, config: ModelConfig, weights:
       ...opts.generationConfig,
     };
     await writeFileAtomic(join(tmp, 'generation_config.json'), JSON.stringify(generation, null, 2) + '\n');
-    await writeSafetensors(join(tmp, 'model.safetensors'), toStTensors(weights, paramSpecs(config).map((p) => p.name)), {
-      dtype: opts.dtype ?? 'F32',
-      metadata: { format: 'pt' },
-    });
+    await writeWeights(tmp, weights, paramSpecs(config).map((p) => p.name), opts);
     for (const [name, tensors] of Object.entries(opts.extraTensors ?? {})) await writeSafetensors(join(tmp, name), toStTensors(tensors, Object.keys(tensors)));
     if (opts.tokenizerDir) {
       for (const f of TOKENIZER_FILES) if (existsSync(join(opts.tokenizerDir, f))) await copyFile(join(opts.tokenizerDir, f), join(tmp, f));
     }
     for (const [name, content] of Object.entries(opts.extraFiles ?? {})) await writeFileAtomic(join(tmp, name), content);
   });
+}
+
+export const INDEX_FILE = 'model.safetensors.index.json';
+
+async function writeWeights(dir: string, weights: Weights, names: string[], opts: SaveOptions): Promise<void> {
+  const dtype = opts.dtype ?? 'F32';
+  const write = (file: string, part: string[]) => writeSafetensors(join(dir, file), toStTensors(weights, part), { dtype, metadata: { format: 'pt' } });
+  if (opts.maxShardBytes === undefined) return write('model.safetensors', names);
+  const bytes = (name: string) => weights[name]!.data.length * (dtype === 'F32' ? 4 : 2);
+  const shards: string[][] = [[]];
+  let size = 0;
+  for (const name of names) {
+    if (size > 0 && size + bytes(name) > opts.maxShardBytes) {
+      shards.push([]);
+      size = 0;
+    }
+    shards.at(-1)!.push(name);
+    size += bytes(name);
+  }
+  const fileOf = (i: number) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+  const weightMap: Record<string, string> = {};
+  for (const [i, part] of shards.entries()) {
+    await write(fileOf(i), part);
+    for (const name of part) weightMap[name] = fileOf(i);
+  }
+  const totalSize = names.reduce((n, name) => n + bytes(name), 0);
+  await writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + '\n');
 }
 
 function toStTensors(weights: Weights, names: string[]): Record<string, StTensor> {
@@ -86,19 +114,59 @@ export interface LoadedModel {
   weights: Record<string, StTensor>;
 }
 
-/** Load config and weights, checking that every parameter the config implies is present with the right shape. */
+/** Where the weights are: model.safetensors, or the shards model.safetensors.index.json maps tensor names to. */
+async function weightFiles(dir: string): Promise<{ where: string; shardOf?: (name: string) => string | undefined }> {
+  const single = join(dir, 'model.safetensors');
+  if (await stat(single).catch(() => undefined)) return { where: single };
+  const indexPath = join(dir, INDEX_FILE);
+  const text = await readFile(indexPath, 'utf8').catch(() => undefined);
+  if (text === undefined) throw new KolmError(`${single}: not found (nor ${INDEX_FILE} listing shards)`);
+  let index: { weight_map?: unknown };
+  try {
+    index = JSON.parse(text) as { weight_map?: unknown };
+  } catch (err) {
+    throw new KolmError(`${indexPath}: invalid JSON (${(err as Error).message})`);
+  }
+  const map = index.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new KolmError(`${indexPath}: 'weight_map' must be an object of tensor name → shard file`);
+  for (const [name, file] of Object.entries(map)) {
+    if (typeof file !== 'string' || file.includes('/') || file.includes('\\') || file.startsWith('.')) throw new KolmError(`${indexPath}: weight_map['${name}'] must be a shard file name in the folder (got ${JSON.stringify(file)})`);
+  }
+  const byName = map as Record<string, string>;
+  return { where: indexPath, shardOf: (name) => (Object.hasOwn(byName, name) ? byName[name] : undefined) };
+}
+
+/**
+ * Load config and weights, checking that every parameter the config implies is present with the right shape. Weights
+ * of any stored float type (F32, F16, BF16) are read tensor by tensor, chunk by chunk, straight into their final
+ * Float32Arrays, from one file or from shards, so loading holds one f32 copy of the model and a small buffer; tensors
+ * the config does not use (e.g. a tied checkpoint's duplicate lm_head) are never read.
+ */
 export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   const config = await loadConfig(dir);
-  const file = join(dir, 'model.safetensors');
-  if (!(await stat(file).catch(() => undefined))) throw new KolmError(`${file}: not found`);
   const specs = paramSpecs(config);
-  const { tensors } = await readSafetensors(file);
-  const weights: Record<string, StTensor> = {};
+  const specByName = new Map(specs.map((s) => [s.name, s]));
+  const { where, shardOf } = await weightFiles(dir);
+  const byFile = new Map<string, string[]>();
   for (const spec of specs) {
-    const t = tensors[spec.name];
-    if (!t) throw new KolmError(`${file}: missing tensor '${spec.name}' required by config.json`);
-    if (t.shape.join('x') !== spec.shape.join('x')) throw new KolmError(`${file}: tensor '${spec.name}' has shape [${t.shape}], config.json implies [${spec.shape}]`);
-    weights[spec.name] = t;
+    const file = shardOf ? shardOf(spec.name) : where;
+    if (file === undefined) throw new KolmError(`${where}: missing tensor '${spec.name}' required by config.json`);
+    const path = shardOf ? join(dir, file) : file;
+    if (!byFile.has(path)) byFile.set(path, []);
+    byFile.get(path)!.push(spec.name);
   }
-  return { dir, config, weights };
+  const weights: Record<string, StTensor> = {};
+  for (const [file, names] of byFile) {
+    const header = await readSafetensorsHeader(file);
+    for (const name of names) {
+      const spec = specByName.get(name)!;
+      const t = header.tensors[name];
+      if (!t) throw new KolmError(`${file}: missing tensor '${name}' required by config.json`);
+      if (t.shape.join('x') !== spec.shape.join('x')) throw new KolmError(`${file}: tensor '${name}' has shape [${t.shape}], config.json implies [${spec.shape}]`);
+    }
+    Object.assign(weights, (await readSafetensors(file, { names })).tensors);
+  }
+  const ordered: Record<string, StTensor> = {};
+  for (const spec of specs) ordered[spec.name] = weights[spec.name]!;
+  return { dir, config, weights: ordered };
 }

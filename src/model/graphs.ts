@@ -13,7 +13,7 @@ import type { Dim } from '../graph/shape.js';
 import type { ModelConfig } from './config.js';
 import { cachedStepAttention, sequenceAttention, type Attention } from './attention.js';
 import { decoder, weightsOf, type DecoderOutputs } from './decoder.js';
-import { denseLinear, packedLinear, packedSpecs } from './linear.js';
+import { configBiases, denseLinear, packedLinear, packedSpecs } from './linear.js';
 import { paramSpecs } from './params.js';
 
 export const pastKey = (l: number) => `past.${l}.key`;
@@ -85,7 +85,7 @@ export function declareDecode(c: ModelConfig, opts: { packed: boolean; name?: st
     })),
     scale: opts.packed ? 1 : undefined,
   });
-  const linear = opts.packed ? packedLinear(c, weight) : denseLinear(weight);
+  const linear = opts.packed ? packedLinear(c, weight) : denseLinear(weight, configBiases(c, weight));
   const { logits } = decoder(c, inputIds, { weight, attention, linear });
   return { logits, ...presentOutputs(attention) };
 }

@@ -4,24 +4,42 @@
  * product. Quantized, LoRA-wrapped or expert-routed layers are further implementations of the same function.
  */
 import type { Tensor } from '../graph/tensor.js';
-import { multipliers, type ModelConfig } from './config.js';
-import { layerPrefix } from './params.js';
+import { features, multipliers, type ModelConfig } from './config.js';
+import { biasName, hasBias, layerPrefix } from './params.js';
 
 /** x [..., in] by each named HF weight [out, in] → one output [..., out] per name. */
 export type Linear = (x: Tensor, names: readonly string[]) => Tensor[];
 
-/** One product per weight: y = x·Wᵀ. */
-export function denseLinear(weight: (name: string) => Tensor): Linear {
-  return (x, names) => names.map((name) => x.matmul(weight(name), { transB: true }));
+/** A layer's bias by its weight's name, or undefined for a layer without one. */
+export type BiasOf = (weightName: string) => Tensor | undefined;
+
+/** The biases config `c` implies (Qwen2's q/k/v, attention_bias, mlp_bias), looked up by HF name. */
+export function configBiases(c: ModelConfig, weight: (name: string) => Tensor): BiasOf {
+  return (name) => (hasBias(c, name) ? weight(biasName(name)) : undefined);
+}
+
+/** One product per weight: y = x·Wᵀ (+ b where `bias` has one). */
+export function denseLinear(weight: (name: string) => Tensor, bias: BiasOf = () => undefined): Linear {
+  return (x, names) =>
+    names.map((name) => {
+      const y = x.matmul(weight(name), { transB: true });
+      const b = bias(name);
+      return b ? y.add(b) : y;
+    });
 }
 
 interface PackedGroup {
   packed: string;
+  /** The packed bias (members' biases stacked), when the members have biases. */
+  packedBias?: string;
   /** Output rows of each member, in order. */
   rows: number[];
 }
 
-/** Packed projection of layer l: rows of q (times the attention scale), then k, then v: [(Hq + 2·Hkv)·D, hidden]. */
+/**
+ * Packed projection of layer l: rows of q (times the attention scale unless q is normalised per head), then k, then
+ * v: [(Hq + 2·Hkv)·D, hidden]; its bias (`…qkv_proj.bias`) stacks the members' the same way.
+ */
 export const qkvName = (l: number) => `${layerPrefix(l)}.self_attn.qkv_proj.weight`;
 /** Packed MLP input projection of layer l: rows of gate, then up: [2·intermediate, hidden]. */
 export const gateUpName = (l: number) => `${layerPrefix(l)}.mlp.gate_up_proj.weight`;
@@ -35,8 +53,9 @@ function packedGroups(c: ModelConfig): Map<string, PackedGroup & { members: stri
     const p = layerPrefix(l);
     const qkv = [`${p}.self_attn.q_proj.weight`, `${p}.self_attn.k_proj.weight`, `${p}.self_attn.v_proj.weight`];
     const gateUp = [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`];
-    groups.set(qkv[0]!, { packed: qkvName(l), rows: [q, kv, kv], members: qkv });
-    groups.set(gateUp[0]!, { packed: gateUpName(l), rows: [c.intermediate_size, c.intermediate_size], members: gateUp });
+    const f = features(c);
+    groups.set(qkv[0]!, { packed: qkvName(l), packedBias: f.qkvBias ? biasName(qkvName(l)) : undefined, rows: [q, kv, kv], members: qkv });
+    groups.set(gateUp[0]!, { packed: gateUpName(l), packedBias: f.mlpBias ? biasName(gateUpName(l)) : undefined, rows: [c.intermediate_size, c.intermediate_size], members: gateUp });
   }
   return groups;
 }
@@ -47,22 +66,27 @@ function packedGroups(c: ModelConfig): Map<string, PackedGroup & { members: stri
  */
 export function packedLinear(c: ModelConfig, weight: (name: string) => Tensor): Linear {
   const groups = packedGroups(c);
-  const dense = denseLinear(weight);
+  const dense = denseLinear(weight, configBiases(c, weight));
   return (x, names) => {
     const group = names.length > 1 ? groups.get(names[0]!) : undefined;
     if (!group) return dense(x, names);
     if (group.members.some((m, i) => m !== names[i]) || names.length !== group.members.length) {
       throw new Error(`packedLinear: the group ${names.join(', ')} is not packed as ${group.members.join(', ')}`);
     }
-    const y = x.matmul(weight(group.packed), { transB: true });
+    const product = x.matmul(weight(group.packed), { transB: true });
+    const y = group.packedBias ? product.add(weight(group.packedBias)) : product;
     let at = 0;
     return group.rows.map((n) => y.slice(-1, at, (at += n)));
   };
 }
 
-/** The packed matrices' names and shapes, for declaring them as graph inputs. */
+/** The packed matrices' (and biases') names and shapes, for declaring them as graph inputs. */
 export function packedSpecs(c: ModelConfig): { name: string; shape: number[]; replaces: string[] }[] {
-  return [...packedGroups(c).values()].map((g) => ({ name: g.packed, shape: [g.rows.reduce((a, b) => a + b, 0), c.hidden_size], replaces: g.members }));
+  return [...packedGroups(c).values()].flatMap((g) => {
+    const rows = g.rows.reduce((a, b) => a + b, 0);
+    const matrix = { name: g.packed, shape: [rows, c.hidden_size], replaces: g.members };
+    return g.packedBias ? [matrix, { name: g.packedBias, shape: [rows], replaces: g.members.map(biasName) }] : [matrix];
+  });
 }
 
 interface Weight {
@@ -72,8 +96,9 @@ interface Weight {
 type PackedWeight = { dtype: 'float32'; shape: number[]; data: Float32Array };
 
 /**
- * Weights for `packedLinear`: each group's matrices stacked into new arrays (q's rows multiplied by the attention
- * scale, so the decode step needs no scaling node), every other weight passed through.
+ * Weights for `packedLinear`: each group's matrices (and biases) stacked into new arrays, with the attention scale
+ * folded in so the decode step needs no scaling node — into q's rows and bias, or, where q is RMS-normalised per
+ * head (Qwen3), into the q_norm weight (a copy); every other weight passed through.
  */
 export function packWeights<W extends Weight>(c: ModelConfig, weights: Record<string, W>): Record<string, W | PackedWeight> {
   const specs = packedSpecs(c);
@@ -81,13 +106,20 @@ export function packWeights<W extends Weight>(c: ModelConfig, weights: Record<st
   const out: Record<string, W | PackedWeight> = {};
   for (const [name, w] of Object.entries(weights)) if (!replaced.has(name)) out[name] = w;
   const queryScale = multipliers(c).attention;
+  const qkNorm = features(c).qkNorm;
+  const scaled = (name: string) => (qkNorm ? name.endsWith('.self_attn.q_norm.weight') : /\.self_attn\.q_proj\.(weight|bias)$/.test(name));
+  if (qkNorm) {
+    for (const [name, w] of Object.entries(weights)) {
+      if (scaled(name)) out[name] = { dtype: 'float32', shape: [...w.shape], data: Float32Array.from(w.data, (v) => v * queryScale) };
+    }
+  }
   for (const spec of specs) {
-    const data = new Float32Array(spec.shape[0]! * spec.shape[1]!);
+    const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
     let offset = 0;
     for (const name of spec.replaces) {
       const w = weights[name];
       if (!w) throw new Error(`packWeights: missing parameter '${name}'`);
-      if (name.endsWith('.q_proj.weight')) for (let i = 0; i < w.data.length; i++) data[offset + i] = w.data[i]! * queryScale;
+      if (scaled(name)) for (let i = 0; i < w.data.length; i++) data[offset + i] = w.data[i]! * queryScale;
       else data.set(w.data, offset);
       offset += w.data.length;
     }

@@ -21,6 +21,7 @@ export function ropeFrequencies(c: ModelConfig, seqLen = c.max_position_embeddin
     const theta = c.rope_theta * Math.pow((s.factor * len) / original - (s.factor - 1), d / (d - 2));
     return { invFreq: base(theta), attentionScale: 1 };
   }
+  if (s.rope_type === 'llama3') return { invFreq: base(c.rope_theta).map((f) => f / llama3Factor(s, f)), attentionScale: 1 };
   // YaRN: interpolate low frequencies, keep high ones, blend linearly in between; scale attention by 0.1 ln(s) + 1.
   const original = s.original_max_position_embeddings;
   const betaFast = s.beta_fast ?? 32;
@@ -37,6 +38,20 @@ export function ropeFrequencies(c: ModelConfig, seqLen = c.max_position_embeddin
   });
   const attentionScale = s.attention_factor ?? (s.factor > 1 ? 0.1 * Math.log(s.factor) + 1 : 1);
   return { invFreq, attentionScale };
+}
+
+/**
+ * Llama 3.1's divisor of one inverse frequency (transformers' `_compute_llama3_parameters`): wavelengths shorter than
+ * original / high_freq_factor are kept (1), longer than original / low_freq_factor divided by `factor`, and those in
+ * between blended smoothly. llama.cpp stores these divisors as its `rope_freqs` tensor.
+ */
+export function llama3Factor(s: Extract<NonNullable<ModelConfig['rope_scaling']>, { rope_type: 'llama3' }>, invFreq: number): number {
+  const original = s.original_max_position_embeddings;
+  const wavelen = (2 * Math.PI) / invFreq;
+  if (wavelen < original / s.high_freq_factor) return 1;
+  if (wavelen > original / s.low_freq_factor) return s.factor;
+  const smooth = (original / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+  return 1 / ((1 - smooth) / s.factor + smooth);
 }
 
 /** cos/sin [positions, head_dim] with HF's emb = cat(freqs, freqs) layout. */

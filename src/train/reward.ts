@@ -15,7 +15,7 @@ import type { Dim } from '../graph/shape.js';
 import { readSafetensors, writeSafetensors, type StTensor } from '../formats/safetensors.js';
 import { loadConfig, TOKENIZER_FILES } from '../model/folder.js';
 import { paramSpecs } from '../model/params.js';
-import type { ModelConfig } from '../model/config.js';
+import { ARCHITECTURES, type ModelConfig } from '../model/config.js';
 import { Session, type FeedValue } from '../runtime/session.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic, writeFolderAtomic } from '../util/atomic.js';
@@ -119,7 +119,8 @@ export async function saveRewardModel(
   }
   const cfg: Record<string, unknown> = {
     ...config,
-    architectures: ['LlamaForSequenceClassification'],
+    // The family's sequence-classification class (LlamaForSequenceClassification, Qwen2For…, …).
+    architectures: [ARCHITECTURES[config.model_type].replace(/ForCausalLM$/, 'ForSequenceClassification')],
     num_labels: 1,
     id2label: { '0': 'LABEL_0' },
     label2id: { LABEL_0: 0 },

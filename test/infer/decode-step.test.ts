@@ -111,9 +111,24 @@ const periLn = makeConfig({
   residual_multiplier: 0.8, tie_word_embeddings: false,
 });
 
-for (const [label, c] of [['Llama', llama], ['HyperCLOVAX (Peri-LN, μP multipliers, untied)', periLn]] as const) {
+const qwen2 = makeConfig({ model_type: 'qwen2', vocab_size: 61, hidden_size: 32, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, initializer_range: 0.3 });
+const qwen3 = makeConfig({ model_type: 'qwen3', vocab_size: 61, hidden_size: 32, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 12, max_position_embeddings: 64, initializer_range: 0.3, tie_word_embeddings: false });
+const biased = makeConfig({
+  vocab_size: 61, hidden_size: 32, intermediate_size: 40, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, initializer_range: 0.3,
+  attention_bias: true, mlp_bias: true, rope_scaling: { rope_type: 'llama3', factor: 4, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
+});
+
+for (const [label, c] of [
+  ['Llama', llama],
+  ['HyperCLOVAX (Peri-LN, μP multipliers, untied)', periLn],
+  ['Qwen2 (packed q/k/v biases)', qwen2],
+  ['Qwen3 (q/k norms, the attention scale folded into q_norm)', qwen3],
+  ['Llama with attention and MLP biases, Llama 3.1 RoPE', biased],
+] as const) {
   test(`decode step (packed q/k/v and gate/up, rotation matrix, one softmax) equals recomputing the whole sequence: ${label}`, async () => {
-    const weights = Object.fromEntries(Object.entries(initParams(c, 7)).map(([k, v]) => [k, ndarray('float32', v.shape, v.data)]));
+    // Biases and norms away from their zero / one initialisation, so that the packing of each is checked.
+    const value = (k: string, v: NDArray) => (k.endsWith('.bias') ? v.data.map((_, i) => 0.4 * Math.sin(i + k.length)) : k.includes('_norm.') ? v.data.map((x, i) => x + 0.3 * Math.cos(i)) : v.data);
+    const weights = Object.fromEntries(Object.entries(initParams(c, 7)).map(([k, v]) => [k, ndarray('float32', v.shape, value(k, v))]));
     const prompts = [[3, 14, 15, 9, 26], [5, 35, 8]];
     const next = [7, 42];
     const prefill = declarePrefill(c, { name: 'prefill', lastOnly: true });

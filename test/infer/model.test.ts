@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,4 +77,28 @@ test('kolm generate --json prints ids, text and token counts of the completion',
   assert.equal(json.prompt_tokens, model.tokenizer.encode('학교에서').length);
   assert.equal(typeof json.text, 'string');
   assert.throws(() => execFileSync(process.execPath, [cli, 'generate', '--model', join(dir, 'nope'), '--prompt', 'x'], { stdio: 'pipe' }), /config\.json: not found/);
+});
+
+test('generation_config.json with several eos_token_id (SEED: <|endofturn|> and <|stop|>): generate, stream and batch (and so chat and the server, which share endTokenIds) stop at each', async () => {
+  const prompt = '서울은 대한민국의';
+  const free = await model.generate(prompt, { maxNewTokens: 24 });
+  assert.equal(free.ids.length, 24, 'no end token on the free-running path');
+  // Two ordinary tokens of the path declared end tokens, as a checkpoint lists its ids: each one ends generation.
+  const [first, second] = [free.ids[6]!, free.ids[12]!].map((id) => ({ id, at: free.ids.indexOf(id) }));
+  for (const [ids, end] of [[[first!.id, second!.id], first!], [[second!.id, 1], second!]] as const) {
+    const copy = join(dir, `model-eos-${end.id}`);
+    execFileSync('cp', ['-r', join(dir, 'model'), copy]);
+    const generation = JSON.parse(readFileSync(join(copy, 'generation_config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(copy, 'generation_config.json'), JSON.stringify({ ...generation, eos_token_id: ids }));
+    const m = await loadModel(copy, { threads: 1 });
+    for (const id of ids) assert.ok(m.endTokenIds.includes(id), `${id} is an end token`);
+    const got = await m.generate(prompt, { maxNewTokens: 24 });
+    assert.deepEqual(got.ids, free.ids.slice(0, end.at + 1), `stops at ${end.id}`);
+    assert.equal(got.finishReason, 'stop');
+    let streamed = '';
+    for await (const d of m.stream(prompt, { maxNewTokens: 24 })) streamed += d;
+    assert.equal(streamed, got.text);
+    const [batched] = await m.generateBatch([prompt], { maxNewTokens: 24 });
+    assert.deepEqual(batched!.ids, got.ids);
+  }
 });

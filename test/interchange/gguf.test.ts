@@ -224,7 +224,8 @@ test('import refuses files kolm cannot represent and names the key or tensor', a
   await exportGguf(path, good, { type: 'f32' });
   const bad = join(dir, 'bad.gguf');
   const cases: Array<[(md: Map<string, GgufValue>) => void, RegExp, string?]> = [
-    [(md) => md.set('general.architecture', { type: 'string', value: 'qwen2' }), /metadata "general\.architecture" is "qwen2"; kolm imports the 'llama' architecture/],
+    [(md) => md.set('general.architecture', { type: 'string', value: 'gpt2' }), /metadata "general\.architecture" is "gpt2"; kolm imports the 'llama', 'qwen2' and 'qwen3' architectures/],
+    [(md) => md.set('general.architecture', { type: 'string', value: 'qwen2' }), /metadata "qwen2\.embedding_length" is missing/],
     [(md) => md.set('tokenizer.ggml.pre', { type: 'string', value: 'llama-bpe' }), /metadata "tokenizer\.ggml\.pre" is "llama-bpe"; kolm's tokenizer splits text as "qwen2" does/],
     [(md) => md.set('tokenizer.ggml.model', { type: 'string', value: 'llama' }), /metadata "tokenizer\.ggml\.model" is "llama"/],
     [(md) => md.set('llama.block_count', { type: 'uint32', value: 3 }), /metadata "llama\.block_count" is 3, but the file has only 20 tensors/],
@@ -247,7 +248,7 @@ test('import refuses files kolm cannot represent and names the key or tensor', a
   for (const t of g.tensors) tensors.push({ name: t.name, shape: t.shape, type: 'F32', data: await g.readTensor(t.name) });
   tensors.push({ name: 'rope_freqs.weight', shape: [16], type: 'F32', data: new Float32Array(16) });
   await writeGguf(bad, { metadata: g.metadata, tensors });
-  await assert.rejects(importGguf(bad, join(dir, 'bad-out')), /tensor "rope_freqs\.weight" has no place in a kolm Llama model/);
+  await assert.rejects(importGguf(bad, join(dir, 'bad-out')), /tensor "rope_freqs\.weight" has no place in a kolm model/);
 });
 
 /** bfloat16 bits of a float32, rounded to nearest even (as torch does). */

@@ -7,7 +7,7 @@ import { rng } from '../../src/util/random.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { Session, toNumbers } from '../../src/runtime/session.js';
 import { makeConfig, validateConfig, type ModelConfig } from '../../src/model/config.js';
-import { initParams, parameterCount } from '../../src/model/params.js';
+import { initParams, paramSpecs, parameterCount } from '../../src/model/params.js';
 import { PRESETS } from '../../src/model/presets.js';
 import { ropeFrequencies } from '../../src/model/rope.js';
 import { buildAdamW, stateNames } from '../../src/train/adamw.js';
@@ -19,6 +19,16 @@ const periLn = makeConfig({
   vocab_size: 23, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1, head_dim: 6,
   use_post_norm: true, embedding_multiplier: 3, attention_multiplier: 0.2, residual_multiplier: 0.7, logits_scaling: 0.5,
   rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 8 },
+});
+
+/** Qwen2: q/k/v biases (no o_proj bias), tied embeddings. */
+const qwen2 = makeConfig({ model_type: 'qwen2', vocab_size: 23, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 });
+/** Qwen3: per-head q/k RMSNorm before rotary, explicit head_dim, untied. */
+const qwen3 = makeConfig({ model_type: 'qwen3', vocab_size: 23, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 6, tie_word_embeddings: false });
+/** Llama with attention_bias and mlp_bias, and Llama 3.1 RoPE scaling. */
+const biasedLlama = makeConfig({
+  vocab_size: 23, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, attention_bias: true, mlp_bias: true,
+  rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 },
 });
 
 function randomWindows(c: ModelConfig, batch: number, seq: number, seed: number) {
@@ -37,10 +47,19 @@ function asFeeds(c: ModelConfig, params: Record<string, NDArray>, batch: ReturnT
 
 /** Larger weights than the init so that nonlinearity shows up in the checks. */
 function scaled(params: Record<string, NDArray>, k: number): Record<string, NDArray> {
-  return Object.fromEntries(Object.entries(params).map(([n, v]) => [n, ndarray(v.dtype, v.shape, n.endsWith('norm.weight') || n.includes('norm') ? v.data.map((x, i) => x + 0.1 * Math.sin(i)) : v.data.map((x) => x * k))]));
+  // Biases start at zero: give them values so that they matter.
+  const values = (n: string, v: NDArray) =>
+    n.endsWith('.bias') ? v.data.map((_, i) => 0.3 * Math.sin(i + 1)) : n.includes('norm') ? v.data.map((x, i) => x + 0.1 * Math.sin(i)) : v.data.map((x) => x * k);
+  return Object.fromEntries(Object.entries(params).map(([n, v]) => [n, ndarray(v.dtype, v.shape, values(n, v))]));
 }
 
-for (const [label, config] of [['Llama (untied, GQA)', llama], ['HyperCLOVAX (Peri-LN, μP, YaRN, explicit head_dim)', periLn]] as const) {
+for (const [label, config] of [
+  ['Llama (untied, GQA)', llama],
+  ['HyperCLOVAX (Peri-LN, μP, YaRN, explicit head_dim)', periLn],
+  ['Qwen2 (q/k/v biases, tied)', qwen2],
+  ['Qwen3 (q/k norms, explicit head_dim, untied)', qwen3],
+  ['Llama with attention and MLP biases, Llama 3.1 RoPE', biasedLlama],
+] as const) {
   test(`model forward and gradients through ORT equal the reference interpreter: ${label}`, async () => {
     const lm = buildLmGraph(config, 2, 5);
     const feeds = asFeeds(config, scaled(initParams(config, 1), 20), randomWindows(config, 2, 5, 3));
@@ -163,4 +182,94 @@ test('rope scaling: linear divides frequencies, YaRN keeps high frequencies and 
   assert.equal(yarn.invFreq[0], plain[0], 'highest frequency untouched');
   assert.ok(Math.abs(yarn.invFreq.at(-1)! - plain.at(-1)! / 4) < 1e-15, 'lowest frequency interpolated');
   assert.ok(Math.abs(yarn.attentionScale - (0.1 * Math.log(4) + 1)) < 1e-12);
+});
+
+test('Qwen2/Qwen3/biased Llama: the parameters the config implies, and gradients reach every bias and q/k norm', () => {
+  const names = (c: ModelConfig) => paramSpecs(c).map((s) => s.name).filter((n) => n.startsWith('model.layers.0.'));
+  assert.deepEqual(names(qwen2).filter((n) => n.endsWith('.bias')), ['q_proj', 'k_proj', 'v_proj'].map((m) => `model.layers.0.self_attn.${m}.bias`));
+  assert.deepEqual(names(qwen3).filter((n) => n.endsWith('.bias') || n.includes('_norm.weight') && n.includes('self_attn')), ['model.layers.0.self_attn.q_norm.weight', 'model.layers.0.self_attn.k_norm.weight']);
+  assert.equal(names(biasedLlama).filter((n) => n.endsWith('.bias')).length, 7, 'q/k/v/o and gate/up/down');
+  assert.deepEqual(paramSpecs(qwen3).find((s) => s.name.endsWith('q_norm.weight'))!.shape, [6]);
+  for (const c of [qwen2, qwen3, biasedLlama]) {
+    const lm = buildLmGraph(c, 1, 4);
+    const feeds = asFeeds(c, scaled(initParams(c, 2), 20), randomWindows(c, 1, 4, 5));
+    const grads = evaluate(grad(lm.loss, lm.params.map((p) => p.tensor)), feeds);
+    lm.params.forEach((p, i) => {
+      if (!p.name.endsWith('.bias') && !/q_norm|k_norm/.test(p.name)) return;
+      assert.ok(grads[i]!.data.some((g) => Math.abs(g) > 1e-8), `${c.model_type}: gradient reaches ${p.name}`);
+    });
+  }
+});
+
+test('config.json: Qwen fields, refusals and round trips', () => {
+  const qwen = { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rope_theta: 1e6, rms_norm_eps: 1e-6, tie_word_embeddings: true, use_sliding_window: false, sliding_window: 32768, max_window_layers: 21, torch_dtype: 'bfloat16' };
+  const c = validateConfig(structuredClone(qwen), 'q/config.json');
+  assert.equal(c.head_dim, 4, 'derived from hidden_size / heads');
+  const back = JSON.parse(JSON.stringify(c)) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(qwen)) assert.deepEqual(back[k], v, `${k} written back as read`);
+  assert.throws(() => validateConfig({ ...qwen, use_sliding_window: true }, 'q/config.json'), /use_sliding_window' is true: sliding-window attention is not supported/);
+  assert.throws(() => validateConfig({ ...qwen, model_type: 'mistral' }, 'q/config.json'), /model_type' must be one of llama, hyperclovax, qwen2, qwen3/);
+  assert.throws(() => validateConfig({ ...qwen, architectures: ['LlamaForCausalLM'] }, 'q/config.json'), /architectures' must name a Qwen2For… class for model_type 'qwen2'/);
+  assert.throws(() => validateConfig({ ...qwen, model_type: 'qwen3', architectures: ['Qwen3ForCausalLM'], mlp_bias: true }, 'q/config.json'), /mlp_bias' is not part of qwen3/);
+  const hcx = { ...qwen, architectures: ['HyperCLOVAXForCausalLM'], model_type: 'hyperclovax', embedding_multiplier: 2 };
+  assert.throws(() => validateConfig(structuredClone(hcx), 'h/config.json'), /use_post_norm' is missing: a HyperCLOVAX config must state it/);
+  assert.equal(validateConfig({ ...hcx, use_post_norm: false }, 'h/config.json').use_post_norm, false);
+  assert.throws(() => validateConfig({ ...qwen, use_post_norm: true }, 'q/config.json'), /Peri-LN norms belong to HyperCLOVAX/);
+  assert.equal(makeConfig({ vocab_size: 8, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2, logits_scaling: 0.5 }).use_post_norm, false, 'kolm writes the field for its own HyperCLOVAX configs');
+});
+
+test('Llama 3.1 RoPE follows transformers\' _compute_llama3_parameters', () => {
+  const base = makeConfig({ vocab_size: 8, hidden_size: 128, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 1, rope_theta: 500000 });
+  const s = { rope_type: 'llama3' as const, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+  const plain = ropeFrequencies(base).invFreq;
+  const scaled3 = ropeFrequencies({ ...base, rope_scaling: s }).invFreq;
+  // The same computation written as transformers writes it (torch.where over wavelengths).
+  plain.forEach((f, i) => {
+    const wavelen = (2 * Math.PI) / f;
+    const [low, high] = [8192 / 1, 8192 / 4];
+    let want = wavelen > low ? f / 8 : f;
+    const smooth = (8192 / wavelen - 1) / (4 - 1);
+    if (!(wavelen < high) && !(wavelen > low)) want = ((1 - smooth) * want) / 8 + smooth * want;
+    assert.ok(Math.abs(scaled3[i]! - want) <= 1e-15 * Math.max(1, want), `frequency ${i}: ${scaled3[i]} vs ${want}`);
+  });
+  assert.equal(scaled3[0], plain[0], 'high frequencies kept');
+  assert.ok(Math.abs(scaled3.at(-1)! - plain.at(-1)! / 8) < 1e-18, 'low frequencies divided by factor');
+  assert.throws(() => validateConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c.json'), /rope_scaling.low_freq_factor' must be a positive number for llama3/);
+});
+
+test('published config.json files validate as transformers reads them: Qwen2.5, Qwen3, Llama 3.2 (llama3 RoPE), SEED-Text', () => {
+  const qwen25 = {
+    architectures: ['Qwen2ForCausalLM'], attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151645, hidden_act: 'silu', hidden_size: 896, initializer_range: 0.02,
+    intermediate_size: 4864, max_position_embeddings: 32768, max_window_layers: 21, model_type: 'qwen2', num_attention_heads: 14, num_hidden_layers: 24, num_key_value_heads: 2,
+    rms_norm_eps: 1e-6, rope_theta: 1000000.0, sliding_window: 32768, tie_word_embeddings: true, torch_dtype: 'bfloat16', transformers_version: '4.43.1', use_cache: true,
+    use_sliding_window: false, vocab_size: 151936,
+  };
+  const qwen3 = {
+    architectures: ['Qwen3ForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151645, head_dim: 128, hidden_act: 'silu', hidden_size: 1024,
+    initializer_range: 0.02, intermediate_size: 3072, max_position_embeddings: 40960, max_window_layers: 28, model_type: 'qwen3', num_attention_heads: 16, num_hidden_layers: 28,
+    num_key_value_heads: 8, rms_norm_eps: 1e-6, rope_scaling: null, rope_theta: 1000000, sliding_window: null, tie_word_embeddings: true, torch_dtype: 'bfloat16',
+    transformers_version: '4.51.0', use_cache: true, use_sliding_window: false, vocab_size: 151936,
+  };
+  const llama32 = {
+    architectures: ['LlamaForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 128000, eos_token_id: [128001, 128008, 128009], head_dim: 64, hidden_act: 'silu',
+    hidden_size: 2048, initializer_range: 0.02, intermediate_size: 8192, max_position_embeddings: 131072, mlp_bias: false, model_type: 'llama', num_attention_heads: 32,
+    num_hidden_layers: 16, num_key_value_heads: 8, pretraining_tp: 1, rms_norm_eps: 1e-5,
+    rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+    rope_theta: 500000.0, tie_word_embeddings: true, torch_dtype: 'bfloat16', transformers_version: '4.45.0.dev0', use_cache: true, vocab_size: 128256,
+  };
+  const q25 = validateConfig(structuredClone(qwen25), 'Qwen2.5-0.5B/config.json');
+  assert.equal(q25.head_dim, 64);
+  assert.equal(paramSpecs(q25).filter((s) => s.name.endsWith('.bias')).length, 3 * 24);
+  assert.ok(Math.abs(parameterCount(q25) / 1e6 - 494) < 1, `${parameterCount(q25)} parameters (Qwen2.5-0.5B has 494M)`);
+  const q3 = validateConfig(structuredClone(qwen3), 'Qwen3-0.6B/config.json');
+  assert.equal(q3.head_dim, 128, 'explicit head_dim ≠ hidden / heads');
+  assert.ok(Math.abs(parameterCount(q3) / 1e6 - 596) < 1, `${parameterCount(q3)} parameters (Qwen3-0.6B has 596M)`);
+  const l32 = validateConfig(structuredClone(llama32), 'Llama-3.2-1B/config.json');
+  assert.equal(l32.rope_scaling?.rope_type, 'llama3');
+  assert.ok(Math.abs(parameterCount(l32) / 1e6 - 1236) < 1, `${parameterCount(l32)} parameters (Llama 3.2 1B has 1.24B)`);
+  for (const [raw, c] of [[qwen25, q25], [qwen3, q3], [llama32, l32]] as const) {
+    const back = JSON.parse(JSON.stringify(c)) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(raw)) assert.deepEqual(back[k], v, `${k} is written back as read`);
+  }
+  assert.throws(() => validateConfig({ ...qwen25, embedding_multiplier: 2 }, 'q/config.json'), /embedding_multiplier' is a HyperCLOVAX μP multiplier, not part of qwen2/);
 });

@@ -1,5 +1,5 @@
 /**
- * HF Llama parameter names ↔ llama.cpp GGUF tensor names, HF ↔ ggml shape order, and the Q/K row permutation
+ * HF Llama/Qwen parameter names ↔ llama.cpp GGUF tensor names, HF ↔ ggml shape order, and the Q/K row permutation
  * llama.cpp's converter applies to LLaMA attention weights.
  */
 import { KolmError } from '../../util/errors.js';
@@ -13,6 +13,8 @@ const LAYER_NAMES: Array<[string, string]> = [
   ['mlp.gate_proj', 'ffn_gate'],
   ['mlp.up_proj', 'ffn_up'],
   ['mlp.down_proj', 'ffn_down'],
+  ['self_attn.q_norm', 'attn_q_norm'],
+  ['self_attn.k_norm', 'attn_k_norm'],
   ['input_layernorm', 'attn_norm'],
   ['post_attention_layernorm', 'ffn_norm'],
 ];
