@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { paramSpecs } from '../src/model/params.js';
 import { INDEX_FILE, loadModelFolder } from '../src/model/folder.js';
+import { KolmError } from '../src/util/errors.js';
 
 /** HyperCLOVAX-SEED-Text-Instruct shapes (Llama layout: GQA, tied embeddings, explicit head_dim). */
 const SHAPES: Record<string, Partial<ModelConfig> & Pick<ModelConfig, 'vocab_size' | 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads'>> = {
@@ -88,10 +89,14 @@ export async function loadChild(dir: string): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { shape: { type: 'string', default: 'seed-1.5b' }, dir: { type: 'string' }, keep: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, child: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { shape: { type: 'string', default: 'seed-1.5b' }, dir: { type: 'string' }, keep: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, child: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help) {
+    console.log(`usage: kolm bench load [--shape ${Object.keys(SHAPES).join('|')}] [--dir DIR] [--keep] [--json]`);
+    return;
+  }
   if (values.child) return loadChild(values.child);
   const shape = SHAPES[values.shape!];
-  if (!shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
+  if (!shape) throw new KolmError(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
   const config = makeConfig({ ...shape, tie_word_embeddings: true });
   const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'kolm-load-'));
   try {

@@ -138,7 +138,7 @@ test('the packed tarball, installed by npm into an empty folder, runs every kolm
   assert.ok(commands.length >= 19 && commands.includes('bench') && commands.includes('serve'), help);
   for (const c of commands) assert.match(ok(c, '--help'), /usage/, `kolm ${c} --help`);
   const benches = /<([a-z|]+)>/.exec(ok('bench', '--help'))![1]!.split('|');
-  assert.deepEqual(benches, ['engine', 'tokenizer', 'data', 'train', 'decode', 'serve']);
+  assert.deepEqual(benches, ['engine', 'tokenizer', 'data', 'train', 'decode', 'serve', 'load']);
   for (const b of benches) assert.match(ok('bench', b, '--help'), new RegExp(`^usage: kolm bench ${b}`), `kolm bench ${b} --help`);
 
   // Real runs on the shipped models and fixtures.
