@@ -146,6 +146,7 @@ const charVariants: [string, (j: Json) => Json][] = [
   ['unknown token without byte fallback, fused', (j) => ((j.model.byte_fallback = false), j)],
   ['unknown token without byte fallback, not fused', (j) => ((j.model.byte_fallback = false), (j.model.fuse_unk = false), j)],
   ['ignore_merges', (j) => ((j.model.ignore_merges = true), j)],
+  ['end_of_word_suffix', (j) => ((j.model.end_of_word_suffix = '▁'), j)],
   ['Strip and Replace decoders', (j) => {
     // (The Rust Strip decoder panics when its cuts overlap or it cuts the end of an empty string; avoided here.)
     j.decoder = { type: 'Sequence', decoders: [

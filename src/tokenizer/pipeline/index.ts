@@ -257,8 +257,10 @@ export function loadPipeline(text: string, file: string, prebuilt?: BpeModel): P
   const ignoreMerges = model.ignore_merges === true;
   let pieceModel: PieceModel;
   let bpe: BpeModel | undefined;
+  // Not yet checked against the Rust peer (which strips the prefix's length from every merge's right side), so refused.
+  if (prefix) r.fail('model.continuing_subword_prefix', `is ${JSON.stringify(prefix)}; supported: null or ""`);
   if (preTokenizer?.byteLevel) {
-    if (prefix || suffix) r.fail('model.continuing_subword_prefix', 'must be empty with a ByteLevel pre-tokenizer (supported: byte-level BPE without prefix or suffix)');
+    if (suffix) r.fail('model.end_of_word_suffix', 'must be empty with a ByteLevel pre-tokenizer (supported: byte-level BPE without a suffix)');
     bpe = prebuilt ?? new BpeModel(vocab, merges, file);
     pieceModel = new ByteBpe(bpe, ignoreMerges);
   } else {
