@@ -139,6 +139,7 @@ export class Pipeline {
       }
       const start = out.length;
       this.model.encodePiece(piece, out);
+      if (piece.length > 256) continue; // whole lines (char-level files without a pre-tokenizer) are not worth keeping
       if (cache.size >= CACHE_LIMIT) cache.clear();
       cache.set(piece, out.length - start === 1 ? out[start]! : out.slice(start));
     }

@@ -38,10 +38,11 @@ const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\
 type Matcher = (s: string) => [number, number, boolean][];
 
 function regexMatcher(re: RegExp): Matcher {
+  const r = new RegExp(re);
   return (s) => {
     const out: [number, number, boolean][] = [];
     if (!s) return [[0, 0, false]];
-    const r = new RegExp(re);
+    r.lastIndex = 0;
     let prev = 0;
     for (let m = r.exec(s); m !== null; m = r.exec(s)) {
       const start = m.index;
@@ -72,6 +73,29 @@ function charMatcher(test: (c: string) => boolean): Matcher {
     }
     if (runStart < s.length) out.push([runStart, s.length, false]);
     return out;
+  };
+}
+
+/** An Isolated split by a regex without the segment list: matches and the text between them, empty ones dropped. */
+function isolatedRegexSplit(re: RegExp): (s: string, out: string[]) => void {
+  const r = new RegExp(re);
+  return (s, out) => {
+    r.lastIndex = 0;
+    let prev = 0;
+    for (let m = r.exec(s); m !== null; m = r.exec(s)) {
+      const start = m.index;
+      const end = start + m[0].length;
+      if (end === start) {
+        if (prev !== start) out.push(s.slice(prev, start));
+        prev = start;
+        r.lastIndex = end + (s.codePointAt(end)! > 0xffff ? 2 : 1);
+        continue;
+      }
+      if (prev !== start) out.push(s.slice(prev, start));
+      out.push(m[0]);
+      prev = end;
+    }
+    if (prev !== s.length) out.push(s.slice(prev));
   };
 }
 
@@ -150,7 +174,7 @@ export function buildPreTokenizer(v: unknown, field: string, r: JsonReader): Pre
       const behavior = behaviorOf('Isolated');
       const invert = o.invert === true;
       const re = 'string' in p ? literalRegExp(p.string) : splitRegex(p.regex, `${r.file}: field ${field}.pattern.Regex`);
-      const info = simple(splitWith(regexMatcher(re), behavior, invert));
+      const info = simple(behavior === 'Isolated' && !invert ? isolatedRegexSplit(re) : splitWith(regexMatcher(re), behavior, invert));
       if ((behavior === 'Isolated' && !invert) || (behavior === 'Removed' && invert)) info.tilingRegex = re;
       return info;
     }
@@ -199,17 +223,18 @@ export function buildPreTokenizer(v: unknown, field: string, r: JsonReader): Pre
         .arr(o.pretokenizers, `${field}.pretokenizers`)
         .map((p, i) => buildPreTokenizer(p, `${field}.pretokenizers[${i}]`, r))
         .filter((p): p is PreTokenizerInfo => p !== undefined);
+      if (list.length === 0) return undefined;
       const byteLevel = list.some((p) => p.byteLevel);
       const info: PreTokenizerInfo = {
         run: (piece, first, out) => {
           let pieces = [piece];
           // Only the first piece of the first split is still at the start of the text.
-          for (const p of list) {
-            const next: string[] = [];
-            pieces.forEach((s, i) => p.run(s, first && i === 0, next));
+          for (let k = 0; k < list.length; k++) {
+            const p = list[k]!;
+            const next: string[] = k === list.length - 1 ? out : [];
+            for (let i = 0; i < pieces.length; i++) p.run(pieces[i]!, first && i === 0, next);
             pieces = next;
           }
-          for (const s of pieces) out.push(s);
         },
         byteLevel,
       };

@@ -36,6 +36,10 @@ export class ByteBpe implements PieceModel {
 }
 
 const POSITION_SPAN = 2 ** 24;
+/** A '▁' right after another char, inside one token. */
+const MID_WORD_META = /[^▁]▁/u;
+/** Before each '▁' that follows another char. */
+const WORD_START = /(?<=[^▁])(?=▁)/u;
 
 export interface CharBpeOptions {
   unkToken?: string;
@@ -77,10 +81,38 @@ export class CharBpe implements PieceModel {
       this.unkId = vocab.get(opts.unkToken);
       if (this.unkId === undefined) throw new KolmError(`${where}: field model.unk_token ${JSON.stringify(opts.unkToken)} is not in model.vocab`);
     }
+    let split = !opts.prefix && !opts.suffix;
+    for (const token of vocab.keys()) if (split && MID_WORD_META.test(token)) split = false;
+    this.wordSplit = split;
     for (let b = 0; b < 256; b++) this.byteTokens[b] = vocab.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
   }
 
+  /**
+   * SentencePiece-style vocabularies (no token has a '▁' right after another char) never merge across the start of a
+   * '▁'-led word, so a long piece is encoded word by word, each word cached; the ids are the same.
+   */
+  private readonly wordSplit: boolean;
+  private readonly wordCache = new Map<string, number[]>();
+
   encodePiece(piece: string, out: number[]): void {
+    if (!this.wordSplit || this.opts.ignoreMerges || piece.length < 32) {
+      this.encodeWord(piece, out);
+      return;
+    }
+    const words = piece.split(WORD_START);
+    for (const w of words) {
+      let ids = this.wordCache.get(w);
+      if (ids === undefined) {
+        ids = [];
+        this.encodeWord(w, ids);
+        if (this.wordCache.size >= 100_000) this.wordCache.clear();
+        this.wordCache.set(w, ids);
+      }
+      for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+    }
+  }
+
+  private encodeWord(piece: string, out: number[]): void {
     if (this.opts.ignoreMerges) {
       const id = this.vocab.get(piece);
       if (id !== undefined) {
