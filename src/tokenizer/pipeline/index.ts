@@ -11,7 +11,7 @@ import { JsonReader, type Json } from './json.js';
 import { ByteBpe, CharBpe, type PieceModel } from './models/bpe.js';
 import { buildNormalizer, type Normalizer } from './normalizers.js';
 import { buildPostProcessor, type PostProcessor } from './post-processors.js';
-import { buildPreTokenizer, type PreTokenizerInfo } from './pre-tokenizers.js';
+import { buildPreTokenizer, pick, type PreTokenizerInfo } from './pre-tokenizers.js';
 
 export type { AddedToken } from './added-tokens.js';
 
@@ -115,7 +115,7 @@ export class Pipeline {
     const tiling = this.preTokenizer?.tilingRegex;
     if (tiling) {
       // match() with the g flag returns every pre-token in one call; used when the pieces tile the text.
-      pieces = text.match(tiling);
+      pieces = text.match(pick(tiling, text));
       if (pieces) {
         let total = 0;
         for (let p = 0; p < pieces.length; p++) total += pieces[p]!.length;

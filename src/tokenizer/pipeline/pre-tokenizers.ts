@@ -4,7 +4,7 @@
  * WhitespaceSplit, Sequence. Each turns a list of pieces into a finer list; empty pieces are dropped, as HF does.
  */
 import { QWEN2_SPLIT_PATTERN, QWEN2_SPLIT_REGEX } from '../pretokenize.js';
-import { literalRegExp, onigurumaRegExp, WS_CLASS_BODY } from './regex.js';
+import { literalRegExp, NEWER_CODE_POINT, onigurumaRegExps, translateOniguruma, WS_CLASS_BODY } from './regex.js';
 import type { Json, JsonReader } from './json.js';
 
 /** Splits `piece` (the `first` piece of the text when `first`) and appends the results to `out`. */
@@ -15,7 +15,7 @@ export interface PreTokenizerInfo {
   /** A ByteLevel pre-tokenizer is present: the model sees UTF-8 bytes. */
   byteLevel: boolean;
   /** The whole pre-tokenizer is one Isolated split by this global regex whose matches tile every text. */
-  tilingRegex?: RegExp;
+  tilingRegex?: RegexPair;
 }
 
 export const PRE_TOKENIZERS = [
@@ -34,14 +34,27 @@ type Behavior = (typeof BEHAVIORS)[number];
 /** GPT-2's split, run by ByteLevel with use_regex. */
 const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
+/** A translated pattern: `exact` for any text, `fast` for text without a NEWER_CODE_POINT (see regex.ts). */
+export interface RegexPair {
+  exact: RegExp;
+  fast: RegExp;
+}
+
+/** The regex of the pair to run on `s`. */
+export function pick(pair: RegexPair, s: string): RegExp {
+  return pair.exact === pair.fast || !NEWER_CODE_POINT.test(s) ? pair.fast : pair.exact;
+}
+
 /** Segments [start, end, isMatch] of `s`: what HF's find_matches returns for a pattern. */
 type Matcher = (s: string) => [number, number, boolean][];
 
-function regexMatcher(re: RegExp): Matcher {
-  const r = new RegExp(re);
+function regexMatcher(re: RegexPair): Matcher {
+  const pair = { exact: new RegExp(re.exact), fast: re.exact === re.fast ? new RegExp(re.exact) : new RegExp(re.fast) };
+  if (re.exact === re.fast) pair.fast = pair.exact;
   return (s) => {
     const out: [number, number, boolean][] = [];
     if (!s) return [[0, 0, false]];
+    const r = pick(pair, s);
     r.lastIndex = 0;
     let prev = 0;
     for (let m = r.exec(s); m !== null; m = r.exec(s)) {
@@ -77,9 +90,11 @@ function charMatcher(test: (c: string) => boolean): Matcher {
 }
 
 /** An Isolated split by a regex without the segment list: matches and the text between them, empty ones dropped. */
-function isolatedRegexSplit(re: RegExp): (s: string, out: string[]) => void {
-  const r = new RegExp(re);
+function isolatedRegexSplit(re: RegexPair): (s: string, out: string[]) => void {
+  const pair = { exact: new RegExp(re.exact), fast: new RegExp(re.fast) };
+  if (re.exact === re.fast) pair.fast = pair.exact;
   return (s, out) => {
+    const r = pick(pair, s);
     r.lastIndex = 0;
     let prev = 0;
     for (let m = r.exec(s); m !== null; m = r.exec(s)) {
@@ -149,8 +164,13 @@ const isWhitespace = new RegExp(`^[${WS_CLASS_BODY}]$`, 'u');
 const isNumeric = /^\p{N}$/u;
 const isPunctuation = /^[\p{P}!-/:-@[-`{-~]$/u;
 
-function splitRegex(pattern: string, where: string): RegExp {
-  return pattern === QWEN2_SPLIT_PATTERN ? new RegExp(QWEN2_SPLIT_REGEX) : onigurumaRegExp(pattern, where);
+function splitRegex(pattern: string, where: string): RegexPair {
+  if (pattern === QWEN2_SPLIT_PATTERN) return { exact: new RegExp(QWEN2_SPLIT_REGEX), fast: new RegExp(translateOniguruma(pattern, where, false), 'gv') };
+  return onigurumaRegExps(pattern, where);
+}
+
+function same(re: RegExp): RegexPair {
+  return { exact: re, fast: re };
 }
 
 export function buildPreTokenizer(v: unknown, field: string, r: JsonReader): PreTokenizerInfo | undefined {
@@ -173,14 +193,14 @@ export function buildPreTokenizer(v: unknown, field: string, r: JsonReader): Pre
       const p = r.pattern(o.pattern, `${field}.pattern`);
       const behavior = behaviorOf('Isolated');
       const invert = o.invert === true;
-      const re = 'string' in p ? literalRegExp(p.string) : splitRegex(p.regex, `${r.file}: field ${field}.pattern.Regex`);
+      const re = 'string' in p ? same(literalRegExp(p.string)) : splitRegex(p.regex, `${r.file}: field ${field}.pattern.Regex`);
       const info = simple(behavior === 'Isolated' && !invert ? isolatedRegexSplit(re) : splitWith(regexMatcher(re), behavior, invert));
       if ((behavior === 'Isolated' && !invert) || (behavior === 'Removed' && invert)) info.tilingRegex = re;
       return info;
     }
     case 'ByteLevel': {
       const addPrefixSpace = o.add_prefix_space === true;
-      const split = o.use_regex !== false ? splitWith(regexMatcher(onigurumaRegExp(GPT2_PATTERN, 'ByteLevel')), 'Isolated', false) : undefined;
+      const split = o.use_regex !== false ? isolatedRegexSplit(onigurumaRegExps(GPT2_PATTERN, 'ByteLevel')) : undefined;
       return {
         run: (piece, _first, out) => {
           if (addPrefixSpace && !piece.startsWith(' ')) piece = ' ' + piece;
@@ -197,7 +217,7 @@ export function buildPreTokenizer(v: unknown, field: string, r: JsonReader): Pre
     case 'Whitespace': {
       const word = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
       const re = new RegExp(`[${word}]+|[^${word}${WS_CLASS_BODY}]+`, 'gu');
-      return simple(splitWith(regexMatcher(re), 'Removed', true));
+      return simple(splitWith(regexMatcher(same(re)), 'Removed', true));
     }
     case 'WhitespaceSplit':
       return simple(splitWith(charMatcher((c) => isWhitespace.test(c)), 'Removed', false));

@@ -58,7 +58,7 @@ function classChar(c: string): string {
   return CLASS_RESERVED.has(c) ? '\\' + c : c;
 }
 
-function property(name: string, negated: boolean, where: string): string {
+function property(name: string, negated: boolean, where: string, subtract = true): string {
   let body = `\\p{${name}}`;
   try {
     new RegExp(body, 'v');
@@ -70,11 +70,15 @@ function property(name: string, negated: boolean, where: string): string {
       throw new KolmError(`${where}: unknown Unicode property \\p{${name}}`);
     }
   }
+  if (!subtract) return negated ? `[^${body}]` : `[${body}]`;
   return `[${negated ? '^' : ''}${body}--${NEWER}]`;
 }
 
+/** Matches any code point that `\\p{…}` classes leave out for the Rust peer's sake. */
+export const NEWER_CODE_POINT = new RegExp(NEWER, 'v');
+
 /** Translates an Oniguruma pattern to a V8 `v`-flag pattern source. `where` names the file and field for errors. */
-export function translateOniguruma(src: string, where: string): string {
+export function translateOniguruma(src: string, where: string, subtract = true): string {
   const cps = [...src];
   let i = 0;
   let groupCounter = 0;
@@ -93,11 +97,11 @@ export function translateOniguruma(src: string, where: string): string {
       case 'S':
         return { set: `[^${WS_CLASS_BODY}]` };
       case 'd':
-        return { set: property('Nd', false, where) };
+        return { set: property('Nd', false, where, subtract) };
       case 'D':
-        return { set: `[^${property('Nd', false, where)}]` };
+        return { set: `[^${property('Nd', false, where, subtract)}]` };
       case 'w':
-        return { set: `[${property('L', false, where)}${property('M', false, where)}${property('Nd', false, where)}\\p{Pc}]` };
+        return { set: `[${property('L', false, where, subtract)}${property('M', false, where, subtract)}${property('Nd', false, where, subtract)}\\p{Pc}]` };
       case 'p':
       case 'P': {
         if (cps[i] !== '{') fail(`\\${c} without {…}`);
@@ -110,7 +114,7 @@ export function translateOniguruma(src: string, where: string): string {
           name = name.slice(1);
         }
         i = end + 1;
-        return { set: property(name, negated, where) };
+        return { set: property(name, negated, where, subtract) };
       }
       case 'n':
       case 'r':
@@ -297,6 +301,14 @@ export function translateOniguruma(src: string, where: string): string {
     throw new KolmError(`${where}: regex ${JSON.stringify(src)} could not be translated (${(err as Error).message})`);
   }
   return source;
+}
+
+/**
+ * The pattern twice: `exact` for any text, and `fast` (no class subtractions, about twice as fast in V8) for text
+ * without a NEWER_CODE_POINT, on which the two match alike.
+ */
+export function onigurumaRegExps(src: string, where: string): { exact: RegExp; fast: RegExp } {
+  return { exact: onigurumaRegExp(src, where), fast: new RegExp(translateOniguruma(src, where, false), 'gv') };
 }
 
 /** The translated pattern as a global `v` RegExp. */
