@@ -38,8 +38,7 @@ export class ByteBpe implements PieceModel {
 const POSITION_SPAN = 2 ** 24;
 /** A '▁' right after another char, inside one token. */
 const MID_WORD_META = /[^▁]▁/u;
-/** Before each '▁' that follows another char. */
-const WORD_START = /(?<=[^▁])(?=▁)/u;
+const META = '▁';
 
 export interface CharBpeOptions {
   unkToken?: string;
@@ -99,8 +98,11 @@ export class CharBpe implements PieceModel {
       this.encodeWord(piece, out);
       return;
     }
-    const words = piece.split(WORD_START);
-    for (const w of words) {
+    let start = 0;
+    for (let i = piece.indexOf(META, 1); ; i = piece.indexOf(META, i + 1)) {
+      if (i >= 0 && piece[i - 1] === META) continue;
+      const w = piece.slice(start, i < 0 ? piece.length : i);
+      start = i;
       let ids = this.wordCache.get(w);
       if (ids === undefined) {
         ids = [];
@@ -108,7 +110,8 @@ export class CharBpe implements PieceModel {
         if (this.wordCache.size >= 100_000) this.wordCache.clear();
         this.wordCache.set(w, ids);
       }
-      for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+      for (let k = 0; k < ids.length; k++) out.push(ids[k]!);
+      if (i < 0) break;
     }
   }
 
@@ -152,6 +155,10 @@ export class CharBpe implements PieceModel {
   }
 
   private merge(sym: number[], out: number[]): void {
+    if (sym.length <= 48) {
+      this.mergeScan(sym, out);
+      return;
+    }
     const n = sym.length;
     if (n >= POSITION_SPAN) throw new KolmError(`a single pre-token of ${n} symbols is too long to encode`);
     const next = new Int32Array(n);
@@ -185,5 +192,40 @@ export class CharBpe implements PieceModel {
       }
     }
     if (n > 0) for (let i = 0; i >= 0; i = next[i]!) out.push(sym[i]!);
+  }
+
+  /** Short words: repeatedly merge the lowest-ranked, leftmost pair (the same result as the heap). */
+  private mergeScan(sym: number[], out: number[]): void {
+    let n = sym.length;
+    const none = 0x7fffffff;
+    const rank: number[] = [];
+    for (let i = 0; i + 1 < n; i++) {
+      const r = this.ranks.get(sym[i]!, sym[i + 1]!);
+      rank.push(r < 0 ? none : r);
+    }
+    for (;;) {
+      let best = none;
+      let at = -1;
+      for (let i = 0; i + 1 < n; i++) {
+        if (rank[i]! < best) {
+          best = rank[i]!;
+          at = i;
+        }
+      }
+      if (at < 0) break;
+      sym[at] = this.mergedId[best]!;
+      sym.splice(at + 1, 1);
+      rank.splice(at, 1);
+      n--;
+      if (at > 0) {
+        const r = this.ranks.get(sym[at - 1]!, sym[at]!);
+        rank[at - 1] = r < 0 ? none : r;
+      }
+      if (at + 1 < n) {
+        const r = this.ranks.get(sym[at]!, sym[at + 1]!);
+        rank[at] = r < 0 ? none : r;
+      }
+    }
+    for (let i = 0; i < n; i++) out.push(sym[i]!);
   }
 }
