@@ -105,6 +105,10 @@ const byteLevelVariants: [string, (j: Json) => Json][] = [
     }] };
     return j;
   }],
+  ['merges listed twice (the last rank counts)', (j) => {
+    for (let k = 0; k < 40; k += 2) j.model.merges.push(j.model.merges[k]);
+    return j;
+  }],
   ['added tokens with flags', (j) => {
     let id = Math.max(...j.added_tokens.map((t: Json) => t.id)) + 1;
     const add = (content: string, flags: Json) => j.added_tokens.push({ id: id++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false, ...flags });

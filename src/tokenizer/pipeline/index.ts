@@ -223,6 +223,15 @@ export function loadPipeline(text: string, file: string, prebuilt?: BpeModel): P
     return r.fail(`model.merges[${i}]`, 'must be "left right" or [left, right]');
   });
 
+  // A merge listed twice counts at its last rank, as in the Rust peer (whose merge map keeps the last insertion).
+  const lastRank = new Map<string, number>();
+  merges.forEach(([a, b], i) => lastRank.set(`${a.length}:${a}${b}`, i));
+  if (lastRank.size !== merges.length) {
+    const kept = merges.filter(([a, b], i) => lastRank.get(`${a.length}:${a}${b}`) === i);
+    merges.length = 0;
+    for (const m of kept) merges.push(m); // (a spread of 500k merges would overflow the stack)
+  }
+
   const added = r.arr(top.added_tokens ?? [], 'added_tokens').map((t, i): AddedToken => {
     const o = r.obj(t, `added_tokens[${i}]`);
     if (!Number.isInteger(o.id) || (o.id as number) < 0) r.fail(`added_tokens[${i}].id`, 'must be a non-negative integer');
