@@ -71,12 +71,22 @@ export async function run(argv: string[]): Promise<void> {
       'code-mb': { type: 'string', default: '6' },
       'encode-mb': { type: 'string', default: '6' },
       'no-rust-train': { type: 'boolean', default: false },
+      published: { type: 'boolean', default: false },
+      'published-mb': { type: 'string', default: '1' },
       keep: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
   if (values.help) {
-    console.log('usage: kolm bench tokenizer [--data DIR (../shared/data/raw)] [--lexicon DIR] [--vocab-size 32000] [--ko-mb 100] [--en-mb 6] [--code-mb 6] [--encode-mb 6] [--no-rust-train] [--keep DIR] [--json]');
+    console.log('usage: kolm bench tokenizer [--data DIR (../shared/data/raw)] [--lexicon DIR] [--vocab-size 32000] [--ko-mb 100] [--en-mb 6] [--code-mb 6] [--encode-mb 6] [--no-rust-train] [--keep DIR] [--json]\n       kolm bench tokenizer --published [--data DIR] [--published-mb 1 (of each of ko, en, code)] [--json]');
+    return;
+  }
+  if (values.published) {
+    const { benchPublished } = await import('./tokenizer-published.js');
+    const mbEach = numberOption('published-mb', values['published-mb'], { min: 0 })!;
+    const out = await benchPublished(values.data!, mbEach, (s) => values.json || console.error(s));
+    if (values.json) console.log(JSON.stringify({ bench: 'tokenizer-published', ...out }));
+    else for (const r of out.results) console.log(`${r.tokenizer}: kolm ${r.kolm_mbs} MB/s, Rust ${r.rust_1thread_mbs} (1 thread) / ${r.rust_parallel_mbs} MB/s (parallel), identical ids: ${r.identical_ids}`);
     return;
   }
   // Every size has a default, so the parsers never return undefined here.

