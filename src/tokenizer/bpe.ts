@@ -100,46 +100,14 @@ export class BpeModel {
 
   /** Long pre-tokens (runs of spaces, base64 blobs): linked symbols and a min-heap of (rank, position). */
   private encodeLong(bytes: Uint8Array, length: number, out: number[]): void {
-    if (length >= POSITION_SPAN) throw new KolmError(`a single pre-token of ${length} bytes is too long to encode`);
     const sym = new Int32Array(length);
-    const next = new Int32Array(length);
-    const prev = new Int32Array(length);
-    for (let i = 0; i < length; i++) {
-      sym[i] = this.byteIds[bytes[i]!]!;
-      next[i] = i + 1 < length ? i + 1 : -1;
-      prev[i] = i - 1;
-    }
-    const heap = new MinHeap(length);
-    for (let i = 0; i + 1 < length; i++) {
-      const r = this.ranks.get(sym[i]!, sym[i + 1]!);
-      if (r >= 0) heap.push(r * POSITION_SPAN + i);
-    }
-    while (heap.size > 0) {
-      const key = heap.pop();
-      const rank = Math.floor(key / POSITION_SPAN);
-      const i = key - rank * POSITION_SPAN;
-      const j = next[i]!;
-      // Stale entries: the symbol was absorbed, or its right neighbour changed since the push.
-      if (sym[i]! < 0 || j < 0 || this.ranks.get(sym[i]!, sym[j]!) !== rank) continue;
-      sym[i] = this.mergedId[rank]!;
-      sym[j] = -1;
-      next[i] = next[j]!;
-      if (next[i]! >= 0) prev[next[i]!] = i;
-      if (prev[i]! >= 0) {
-        const r = this.ranks.get(sym[prev[i]!]!, sym[i]!);
-        if (r >= 0) heap.push(r * POSITION_SPAN + prev[i]!);
-      }
-      if (next[i]! >= 0) {
-        const r = this.ranks.get(sym[i]!, sym[next[i]!]!);
-        if (r >= 0) heap.push(r * POSITION_SPAN + i);
-      }
-    }
-    for (let i = 0; i >= 0; i = next[i]!) out.push(sym[i]!);
+    for (let i = 0; i < length; i++) sym[i] = this.byteIds[bytes[i]!]!;
+    mergeByRank(sym, this.ranks, this.mergedId, out);
   }
 }
 
 /** A binary min-heap of doubles. */
-export class MinHeap {
+class MinHeap {
   private keys: Float64Array;
   size = 0;
 
@@ -180,4 +148,45 @@ export class MinHeap {
     keys[i] = last;
     return top;
   }
+}
+
+/**
+ * Apply merges to one pre-token's symbols, lowest rank first and leftmost among equal ranks, with linked symbols and
+ * a min-heap of (rank, position) — O(n log n) for long pre-tokens; append the merged ids to `out`. `sym` is consumed.
+ */
+export function mergeByRank(sym: Int32Array | number[], ranks: PairTable, mergedId: Int32Array, out: number[]): void {
+  const n = sym.length;
+  if (n >= POSITION_SPAN) throw new KolmError(`a single pre-token of ${n} symbols is too long to encode`);
+  const next = new Int32Array(n);
+  const prev = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    next[i] = i + 1 < n ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  const heap = new MinHeap(n);
+  for (let i = 0; i + 1 < n; i++) {
+    const r = ranks.get(sym[i]!, sym[i + 1]!);
+    if (r >= 0) heap.push(r * POSITION_SPAN + i);
+  }
+  while (heap.size > 0) {
+    const key = heap.pop();
+    const rank = Math.floor(key / POSITION_SPAN);
+    const i = key - rank * POSITION_SPAN;
+    const j = next[i]!;
+    // Stale entries: the symbol was absorbed, or its right neighbour changed since the push.
+    if (sym[i]! < 0 || j < 0 || ranks.get(sym[i]!, sym[j]!) !== rank) continue;
+    sym[i] = mergedId[rank]!;
+    sym[j] = -1;
+    next[i] = next[j]!;
+    if (next[i]! >= 0) prev[next[i]!] = i;
+    if (prev[i]! >= 0) {
+      const r = ranks.get(sym[prev[i]!]!, sym[i]!);
+      if (r >= 0) heap.push(r * POSITION_SPAN + prev[i]!);
+    }
+    if (next[i]! >= 0) {
+      const r = ranks.get(sym[i]!, sym[next[i]!]!);
+      if (r >= 0) heap.push(r * POSITION_SPAN + i);
+    }
+  }
+  if (n > 0) for (let i = 0; i >= 0; i = next[i]!) out.push(sym[i]!);
 }

@@ -5,7 +5,7 @@
  * `<0xXX>` byte tokens (`byte_fallback`) or the unknown token (`unk_token`, runs fused with `fuse_unk`).
  */
 import { KolmError } from '../../../util/errors.js';
-import { BpeModel, MinHeap } from '../../bpe.js';
+import { BpeModel, mergeByRank } from '../../bpe.js';
 import { bytesToToken, utf8Encode } from '../../byte-level.js';
 import { PairTable } from '../../pair-table.js';
 
@@ -35,7 +35,6 @@ export class ByteBpe implements PieceModel {
   }
 }
 
-const POSITION_SPAN = 2 ** 24;
 /** A '▁' right after another char, inside one token. */
 const MID_WORD_META = /[^▁]▁/u;
 const META = '▁';
@@ -159,39 +158,7 @@ export class CharBpe implements PieceModel {
       this.mergeScan(sym, out);
       return;
     }
-    const n = sym.length;
-    if (n >= POSITION_SPAN) throw new KolmError(`a single pre-token of ${n} symbols is too long to encode`);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      next[i] = i + 1 < n ? i + 1 : -1;
-      prev[i] = i - 1;
-    }
-    const heap = new MinHeap(n);
-    for (let i = 0; i + 1 < n; i++) {
-      const r = this.ranks.get(sym[i]!, sym[i + 1]!);
-      if (r >= 0) heap.push(r * POSITION_SPAN + i);
-    }
-    while (heap.size > 0) {
-      const key = heap.pop();
-      const rank = Math.floor(key / POSITION_SPAN);
-      const i = key - rank * POSITION_SPAN;
-      const j = next[i]!;
-      if (sym[i]! < 0 || j < 0 || this.ranks.get(sym[i]!, sym[j]!) !== rank) continue;
-      sym[i] = this.mergedId[rank]!;
-      sym[j] = -1;
-      next[i] = next[j]!;
-      if (next[i]! >= 0) prev[next[i]!] = i;
-      if (prev[i]! >= 0) {
-        const r = this.ranks.get(sym[prev[i]!]!, sym[i]!);
-        if (r >= 0) heap.push(r * POSITION_SPAN + prev[i]!);
-      }
-      if (next[i]! >= 0) {
-        const r = this.ranks.get(sym[i]!, sym[next[i]!]!);
-        if (r >= 0) heap.push(r * POSITION_SPAN + i);
-      }
-    }
-    if (n > 0) for (let i = 0; i >= 0; i = next[i]!) out.push(sym[i]!);
+    mergeByRank(sym, this.ranks, this.mergedId, out);
   }
 
   /** Short words: repeatedly merge the lowest-ranked, leftmost pair (the same result as the heap). */
