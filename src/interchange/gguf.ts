@@ -21,6 +21,7 @@ import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenize
 import { DEFAULT_CHAT_TEMPLATE } from '../tokenizer/chat-template.js';
 import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
 import { KolmError } from '../util/errors.js';
+import { readPublishedVocab } from './gguf-vocab.js';
 import { readGguf, type GgufFile } from '../formats/gguf/reader.js';
 import { writeGguf, type GgufWriteTensor } from '../formats/gguf/writer.js';
 import { ggufToHfName, hfShapeToGguf, hfToGgufName, permuteForGguf, unpermuteFromGguf } from '../formats/gguf/names.js';
@@ -74,33 +75,70 @@ export function ggufArchitecture(c: ModelConfig): 'llama' | 'qwen2' | 'qwen3' {
 }
 
 interface TokenizerFiles {
-  vocab: Map<string, number>;
-  merges: [string, string][];
-  added: AddedToken[];
-  chatTemplate: string;
-  bosToken: string;
-  eosToken: string;
-  padToken: string;
+  vocab: ReadonlyMap<string, number>;
+  merges: readonly (readonly [string, string])[];
+  added: readonly Pick<AddedToken, 'id' | 'content' | 'special'>[];
+  /** tokenizer.ggml.pre. */
+  pre: string;
+  chatTemplate: string | undefined;
+  bosToken: string | undefined;
+  eosToken: string | undefined;
+  padToken: string | undefined;
+  /** Ids from config.json, used where tokenizer_config.json names no token (published files). */
+  bosId?: number | null;
+  eosId?: number | null;
+  padId?: number | null;
+  addBos: boolean;
+  addEos: boolean;
 }
 
-async function readTokenizerFiles(dir: string): Promise<TokenizerFiles> {
+async function readTokenizerFiles(dir: string, c: ModelConfig): Promise<TokenizerFiles> {
   const jsonPath = join(dir, 'tokenizer.json');
   const configPath = join(dir, 'tokenizer_config.json');
   const text = await readFile(jsonPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new KolmError(`${jsonPath}: cannot read (${err.code ?? err.message}); GGUF export needs the model's tokenizer files`);
   });
-  const file = parseTokenizerJson(text, jsonPath);
+  let file: ReturnType<typeof parseTokenizerJson> | undefined;
+  try {
+    file = parseTokenizerJson(text, jsonPath);
+  } catch (err) {
+    if (!(err instanceof KolmError)) throw err;
+  }
   const configText = await readFile(configPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw new KolmError(`${configPath}: cannot read (${err.code ?? err.message})`);
   });
   const config = configText === undefined ? {} : parseTokenizerConfig(configText, configPath);
+  if (file) {
+    return {
+      ...file,
+      pre: GGUF_PRE_TOKENIZER,
+      chatTemplate: config.chatTemplate ?? DEFAULT_CHAT_TEMPLATE,
+      bosToken: config.bosToken ?? SPECIAL_TOKENS.endOfText,
+      eosToken: config.eosToken ?? SPECIAL_TOKENS.endOfText,
+      padToken: config.padToken ?? SPECIAL_TOKENS.pad,
+      addBos: false,
+      addEos: false,
+    };
+  }
+  // Not kolm's own layout: a published byte-level BPE file, read by the general pipeline.
+  const pub = readPublishedVocab(text, jsonPath);
+  const bosToken = pub.prefixId === undefined ? config.bosToken : undefined;
+  const eosToken = pub.suffixId === undefined ? config.eosToken : undefined;
   return {
-    ...file,
-    chatTemplate: config.chatTemplate ?? DEFAULT_CHAT_TEMPLATE,
-    bosToken: config.bosToken ?? SPECIAL_TOKENS.endOfText,
-    eosToken: config.eosToken ?? SPECIAL_TOKENS.endOfText,
-    padToken: config.padToken ?? SPECIAL_TOKENS.pad,
+    vocab: pub.vocab,
+    merges: pub.merges,
+    added: pub.added,
+    pre: pub.pre,
+    chatTemplate: config.chatTemplate,
+    bosToken,
+    eosToken,
+    padToken: config.padToken,
+    bosId: pub.prefixId ?? c.bos_token_id,
+    eosId: pub.suffixId ?? (Array.isArray(c.eos_token_id) ? c.eos_token_id[0] : c.eos_token_id),
+    padId: c.pad_token_id,
+    addBos: pub.prefixId !== undefined,
+    addEos: pub.suffixId !== undefined,
   };
 }
 
@@ -148,11 +186,21 @@ function ropeScalingMetadata(s: RopeScaling | null, arch: string): Array<[string
 /** Every metadata key of the exported file, in the order written. */
 export function ggufMetadata(c: ModelConfig, tok: TokenizerFiles, opts: { name: string; type: GgufExportType; source: string }): Array<[string, GgufValue]> {
   const { tokens, types } = vocabularyTable(tok, c.vocab_size, opts.source);
-  const idOf = (token: string, what: string): number => {
+  const idOf = (token: string | undefined, fallback: number | null | undefined, what: string): number | undefined => {
+    if (token === undefined) return fallback ?? undefined;
     const id = tok.added.find((t) => t.content === token)?.id ?? tok.vocab.get(token);
     if (id === undefined) throw new KolmError(`${opts.source}: tokenizer_config.json ${what} ${JSON.stringify(token)} is not in the vocabulary`);
     return id;
   };
+  const specialIds: Array<[string, GgufValue]> = [];
+  for (const [key, token, fallback, what] of [
+    ['bos_token_id', tok.bosToken, tok.bosId, 'bos_token'],
+    ['eos_token_id', tok.eosToken, tok.eosId, 'eos_token'],
+    ['padding_token_id', tok.padToken, tok.padId, 'pad_token'],
+  ] as const) {
+    const id = idOf(token, fallback, what);
+    if (id !== undefined) specialIds.push([`tokenizer.ggml.${key}`, u32(id)]);
+  }
   const arch = ggufArchitecture(c);
   const md: Array<[string, GgufValue]> = [
     ['general.architecture', str(arch)],
@@ -173,21 +221,19 @@ export function ggufMetadata(c: ModelConfig, tok: TokenizerFiles, opts: { name: 
     [`${arch}.rope.dimension_count`, u32(c.head_dim)],
     ...ropeScalingMetadata(c.rope_scaling, arch),
     ['tokenizer.ggml.model', str('gpt2')],
-    ['tokenizer.ggml.pre', str(GGUF_PRE_TOKENIZER)],
+    ['tokenizer.ggml.pre', str(tok.pre)],
     ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],
     ['tokenizer.ggml.token_type', { type: 'array', itemType: 'int32', value: types }],
     ['tokenizer.ggml.merges', { type: 'array', itemType: 'string', value: tok.merges.map(([a, b]) => `${a} ${b}`) }],
-    ['tokenizer.ggml.bos_token_id', u32(idOf(tok.bosToken, 'bos_token'))],
-    ['tokenizer.ggml.eos_token_id', u32(idOf(tok.eosToken, 'eos_token'))],
-    ['tokenizer.ggml.padding_token_id', u32(idOf(tok.padToken, 'pad_token'))],
+    ...specialIds,
   ];
   // No eot_token_id: llama.cpp already ends generation at <|im_end|> and <|endoftext|> (end-of-generation tokens it
   // recognises by name), and kolm's chat template closes every turn with <|im_end|> before <|endofturn|>/<|stop|>.
   md.push(
-    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: false }],
-    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
-    ['tokenizer.chat_template', str(tok.chatTemplate)],
+    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: tok.addBos }],
+    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: tok.addEos }],
   );
+  if (tok.chatTemplate !== undefined) md.push(['tokenizer.chat_template', str(tok.chatTemplate)]);
   return md;
 }
 
@@ -221,7 +267,7 @@ export async function exportGguf(modelDir: string, outFile: string, opts: GgufEx
   const model = await loadModelFolder(modelDir);
   const c = model.config;
   assertLlamaExpressible(c, source);
-  const tok = await readTokenizerFiles(modelDir);
+  const tok = await readTokenizerFiles(modelDir, c);
   const metadata = ggufMetadata(c, tok, { name: opts.name ?? basename(resolve(modelDir)), type, source });
   // Only llama.cpp's `llama` rotates adjacent pairs; `qwen2`/`qwen3` rotate halves as HF does (no permutation).
   const permute = ggufArchitecture(c) === 'llama';
