@@ -20,6 +20,7 @@ import { paramSpecs } from '../model/params.js';
 import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenizerJsonText, type AddedToken } from '../tokenizer/hf-format.js';
 import { DEFAULT_CHAT_TEMPLATE } from '../tokenizer/chat-template.js';
 import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
+import { BYTE_TO_CHAR } from '../tokenizer/byte-level.js';
 import { KolmError } from '../util/errors.js';
 import { readPublishedVocab } from './gguf-vocab.js';
 import { readGguf, type GgufFile } from '../formats/gguf/reader.js';
@@ -376,6 +377,13 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
   const tokens = m.strings('tokenizer.ggml.tokens');
   const types = m.ints('tokenizer.ggml.token_type') ?? tokens.map(() => TOKEN_TYPE.NORMAL);
   if (types.length !== tokens.length) m.fail('tokenizer.ggml.token_type', `has ${types.length} entries for ${tokens.length} tokens`);
+  // kolm rebuilds its own tokenizer layout; a published tokenizer (other byte order, non-special added tokens,
+  // a normalizer the GGUF does not record) needs its original tokenizer.json instead.
+  const notKolm = (why: string): never =>
+    m.fail('tokenizer.ggml.tokens', `${why}: not kolm's tokenizer layout (256 byte tokens first, special tokens only); import of published tokenizers is not supported`);
+  for (let b = 0; b < 256; b++) if (tokens[b] !== BYTE_TO_CHAR[b]) notKolm(`token ${b} is ${JSON.stringify(tokens[b])}, not byte ${b}`);
+  const userDefined = types.indexOf(TOKEN_TYPE.USER_DEFINED);
+  if (userDefined >= 0) notKolm(`token ${userDefined} (${JSON.stringify(tokens[userDefined])}) is user-defined`);
   const hidden = m.int(`${arch}.embedding_length`);
   const heads = m.int(`${arch}.attention.head_count`);
   const headDim = m.int(`${arch}.attention.key_length`, heads > 0 ? hidden / heads : 0);

@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
-import { exportGguf } from '../../src/interchange/gguf.js';
-import { ggufPreTokenizerName } from '../../src/interchange/gguf-vocab.js';
+import { exportGguf, importGguf } from '../../src/interchange/gguf.js';
+import { ggufPreTokenizerName, readPublishedVocab } from '../../src/interchange/gguf-vocab.js';
 import { initParams } from '../../src/model/params.js';
 import { makeConfig, type ModelConfig } from '../../src/model/config.js';
 import { saveModelFolder } from '../../src/model/folder.js';
@@ -140,9 +140,27 @@ test('qwen3 folder with the published Qwen3 tokenizer: llama.cpp\'s greedy conti
       if (got.length === 24) break;
     }
     assert.deepEqual(got, ref!.ids.slice(0, 24));
+    assert.ok(new Set(got).size >= 4, `a varied continuation: ${JSON.stringify(got)}`);
   } finally {
     await context.dispose();
   }
+});
+
+test('a TemplateProcessing post-processor becomes add_bos_token / add_eos_token with its token ids', () => {
+  const text = readFileSync(join(publishedDir('llama3'), 'tokenizer.json'), 'utf8');
+  const j = JSON.parse(text) as { post_processor: unknown };
+  const bos = { SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } };
+  j.post_processor = { type: 'Sequence', processors: [j.post_processor, { type: 'TemplateProcessing', single: [bos, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [128000], tokens: ['<|begin_of_text|>'] } } }] };
+  const v = readPublishedVocab(JSON.stringify(j), 'llama3/tokenizer.json');
+  assert.equal(v.pre, 'llama-bpe');
+  assert.equal(v.prefixId, 128000);
+  assert.equal(v.suffixId, undefined);
+  assert.equal(readPublishedVocab(text, 'llama3/tokenizer.json').prefixId, undefined, 'the installed file\'s post-processor is ByteLevel only');
+});
+
+test('import of a published tokenizer\'s GGUF is refused with the field named', async () => {
+  assert.ok(cppModels.has('qwen3'), 'the qwen3 export test ran first');
+  await assert.rejects(importGguf(`${cppModels.get('qwen3')!.path}.gguf`, join(dir, 'imported')), /tokenizer\.ggml\.tokens.*not kolm's tokenizer layout/);
 });
 
 test('pre-tokenizers llama.cpp cannot reproduce are refused with the field named', async () => {
