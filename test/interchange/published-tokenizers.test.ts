@@ -158,6 +158,26 @@ test('a TemplateProcessing post-processor becomes add_bos_token / add_eos_token 
   assert.equal(readPublishedVocab(text, 'llama3/tokenizer.json').prefixId, undefined, 'the installed file\'s post-processor is ByteLevel only');
 });
 
+test('llama.cpp prepends the BOS of a Llama 3 file whose post-processor adds <|begin_of_text|>', async () => {
+  const config = configs.get('llama3');
+  assert.ok(config, 'the llama3 export test ran first');
+  const path = join(dir, 'llama3-bos');
+  await saveModelFolder(path, config, initParams(config, 3), { tokenizerDir: publishedDir('llama3') });
+  const j = JSON.parse(readFileSync(join(path, 'tokenizer.json'), 'utf8')) as { post_processor: unknown };
+  const bos = { SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } };
+  j.post_processor = { type: 'Sequence', processors: [j.post_processor, { type: 'TemplateProcessing', single: [bos, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [128000], tokens: ['<|begin_of_text|>'] } } }] };
+  writeFileSync(join(path, 'tokenizer.json'), JSON.stringify(j));
+  const tok = await Tokenizer.load(path);
+  assert.equal(tok.encode('안녕', { addSpecialTokens: true })[0], 128000);
+  await exportGguf(path, `${path}.gguf`, { type: 'f32' });
+  const cpp = await llama.loadModel({ modelPath: `${path}.gguf` });
+  models.push(cpp);
+  assert.equal(cpp.tokens.bos, 128000);
+  assert.equal(cpp.tokens.shouldPrependBosToken, true);
+  assert.equal(cpp.tokens.shouldAppendEosToken, false);
+  assert.deepEqual(cpp.tokenize('안녕 hello', false), tok.encode('안녕 hello'));
+});
+
 test('import of a published tokenizer\'s GGUF is refused with the field named', async () => {
   assert.ok(cppModels.has('qwen3'), 'the qwen3 export test ran first');
   await assert.rejects(importGguf(`${cppModels.get('qwen3')!.path}.gguf`, join(dir, 'imported')), /tokenizer\.ggml\.tokens.*not kolm's tokenizer layout/);
