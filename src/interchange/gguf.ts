@@ -5,7 +5,8 @@
  * hyperparameters (explicit head_dim as key/value lengths, RoPE base and scaling; Llama 3.1 RoPE as the
  * `rope_freqs.weight` divisors convert_hf_to_gguf.py writes), the byte-level BPE vocabulary as
  * `tokenizer.ggml.model = "gpt2"` with `tokenizer.ggml.pre = "qwen2"` (the split kolm's pre-tokenizer implements),
- * merges, special-token ids and the chat template; for `llama`, q/k rows (and biases) permuted to llama.cpp's adjacent-pair rotary layout, while `qwen2` and
+ * merges, special-token ids and the chat template (published byte-level BPE files — Qwen3, Llama 3, GPT-4o,
+ * DeepSeek-V3 — get the pre-tokenizer name of their split, see gguf-vocab.ts); for `llama`, q/k rows (and biases) permuted to llama.cpp's adjacent-pair rotary layout, while `qwen2` and
  * `qwen3` rotate halves as HF does and keep HF's rows; biases as `blk.N.attn_q.bias` etc., Qwen3's per-head norms as
  * `blk.N.attn_q_norm.weight`/`attn_k_norm.weight`; no `output.weight` when embeddings are tied.
  * Import reads such a file back into an HF folder (config.json, model.safetensors, tokenizer.json,
