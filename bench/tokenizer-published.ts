@@ -12,6 +12,23 @@ import { KolmError } from '../src/util/errors.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { loadPeers } from './peers.js';
 
+type RustTokenizer = InstanceType<typeof import('@anush008/tokenizers').Tokenizer>;
+
+/**
+ * HF tokenizers' Rust build encoding `texts` (`mb` megabytes) in batches of 256, on one thread or in its parallel
+ * mode (read when the tokenizer is made): MB/s and the ids.
+ */
+export async function rustEncode(make: () => RustTokenizer, texts: readonly string[], mb: number, parallel: boolean): Promise<{ mbs: number; ids: number[][] }> {
+  process.env.TOKENIZERS_PARALLELISM = parallel ? 'true' : 'false';
+  const peer = make();
+  const ids: number[][] = [];
+  const start = performance.now();
+  for (let i = 0; i < texts.length; i += 256) {
+    for (const e of await peer.encodeBatch(texts.slice(i, i + 256), { addSpecialTokens: false })) ids.push(e.getIds());
+  }
+  return { mbs: mb / ((performance.now() - start) / 1000), ids };
+}
+
 export const PUBLISHED_TOKENIZERS = ['qwen3', 'llama3', 'gpt4o', 'deepseek_v3', 'llama2', 'gemma3'] as const;
 
 /** The first `bytes` of "text" fields of a JSONL.gz file. */
@@ -66,18 +83,9 @@ export async function benchPublished(dataDir: string, mbEach: number, log: (s: s
     let t = performance.now();
     const ours = texts.map((s) => tok.encode(s, { allowSpecial: true }));
     const kolmMbs = mb / ((performance.now() - t) / 1000);
-    const rustRun = async (parallel: boolean): Promise<{ mbs: number; ids: number[][] }> => {
-      process.env.TOKENIZERS_PARALLELISM = parallel ? 'true' : 'false';
-      const peer = rust.Tokenizer.fromFile(join(dir!, 'tokenizer.json'));
-      const ids: number[][] = [];
-      const start = performance.now();
-      for (let i = 0; i < texts.length; i += 256) {
-        for (const e of await peer.encodeBatch(texts.slice(i, i + 256), { addSpecialTokens: false })) ids.push(e.getIds());
-      }
-      return { mbs: mb / ((performance.now() - start) / 1000), ids };
-    };
-    const r1 = await rustRun(false);
-    const rN = await rustRun(true);
+    const file = join(dir, 'tokenizer.json');
+    const r1 = await rustEncode(() => rust.Tokenizer.fromFile(file), texts, mb, false);
+    const rN = await rustEncode(() => rust.Tokenizer.fromFile(file), texts, mb, true);
     const identical = r1.ids.every((ids, i) => ids.length === ours[i]!.length && ids.every((x, j) => x === ours[i]![j]));
     results.push({
       tokenizer: name,

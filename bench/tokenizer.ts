@@ -21,6 +21,7 @@ import { Tokenizer, trainTokenizerWithStats, MorphemeSegmenter, DEFAULT_LEXICON_
 import { readGold, scoreSegmenter } from '../src/tokenizer/morpheme/evaluate.js';
 import { scriptLanguage } from '../src/text/language.js';
 import { loadPeers } from './peers.js';
+import { rustEncode } from './tokenizer-published.js';
 
 interface Doc {
   text: string;
@@ -192,18 +193,8 @@ export async function run(argv: string[]): Promise<void> {
     const kolmIds = encodeTexts.map((s) => fresh.encode(s));
     const kolmMbs = textMb / ((performance.now() - t) / 1000);
 
-    const rustEncode = async (parallel: boolean): Promise<{ mbs: number; ids: number[][] }> => {
-      process.env.TOKENIZERS_PARALLELISM = parallel ? 'true' : 'false';
-      const peer = rust.Tokenizer.fromString(json);
-      const ids: number[][] = [];
-      const start = performance.now();
-      for (let i = 0; i < encodeTexts.length; i += 256) {
-        for (const e of await peer.encodeBatch(encodeTexts.slice(i, i + 256), { addSpecialTokens: false })) ids.push(e.getIds());
-      }
-      return { mbs: textMb / ((performance.now() - start) / 1000), ids };
-    };
-    const rust1 = await rustEncode(false);
-    const rustN = await rustEncode(true);
+    const rust1 = await rustEncode(() => rust.Tokenizer.fromString(json), encodeTexts, textMb, false);
+    const rustN = await rustEncode(() => rust.Tokenizer.fromString(json), encodeTexts, textMb, true);
     const jsPeer = new JsTokenizer(JSON.parse(json), {});
     t = performance.now();
     const jsIds = encodeTexts.map((s) => jsPeer.encode(s, { add_special_tokens: false }).ids);

@@ -45,12 +45,17 @@ export function pick(pair: RegexPair, s: string): RegExp {
   return pair.exact === pair.fast || !NEWER_CODE_POINT.test(s) ? pair.fast : pair.exact;
 }
 
+/** A matcher's own copy of a pair (global regexes carry lastIndex), one object when both sides are the same regex. */
+function ownCopy(re: RegexPair): RegexPair {
+  const exact = new RegExp(re.exact);
+  return { exact, fast: re.fast === re.exact ? exact : new RegExp(re.fast) };
+}
+
 /** Segments [start, end, isMatch] of `s`: what HF's find_matches returns for a pattern. */
 type Matcher = (s: string) => [number, number, boolean][];
 
 function regexMatcher(re: RegexPair): Matcher {
-  const pair = { exact: new RegExp(re.exact), fast: re.exact === re.fast ? new RegExp(re.exact) : new RegExp(re.fast) };
-  if (re.exact === re.fast) pair.fast = pair.exact;
+  const pair = ownCopy(re);
   return (s) => {
     const out: [number, number, boolean][] = [];
     if (!s) return [[0, 0, false]];
@@ -91,8 +96,7 @@ function charMatcher(test: (c: string) => boolean): Matcher {
 
 /** An Isolated split by a regex without the segment list: matches and the text between them, empty ones dropped. */
 function isolatedRegexSplit(re: RegexPair): (s: string, out: string[]) => void {
-  const pair = { exact: new RegExp(re.exact), fast: new RegExp(re.fast) };
-  if (re.exact === re.fast) pair.fast = pair.exact;
+  const pair = ownCopy(re);
   return (s, out) => {
     const r = pick(pair, s);
     r.lastIndex = 0;
