@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { paramSpecs } from '../src/model/params.js';
-import { INDEX_FILE, loadModelFolder } from '../src/model/folder.js';
+import { INDEX_FILE, loadModelFolder, planShards, shardFileName } from '../src/model/folder.js';
 import { KolmError } from '../src/util/errors.js';
 
 /** HyperCLOVAX-SEED-Text-Instruct shapes (Llama layout: GQA, tied embeddings, explicit head_dim). */
@@ -27,17 +27,7 @@ export function writeRandomBf16Folder(dir: string, config: ModelConfig, shardByt
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, torch_dtype: 'bfloat16' }, null, 2) + '\n');
   const specs = paramSpecs(config);
-  const shards: (typeof specs)[] = [[]];
-  let size = 0;
-  for (const s of specs) {
-    const bytes = 2 * s.shape.reduce((a, b) => a * b, 1);
-    if (size > 0 && size + bytes > shardBytes) {
-      shards.push([]);
-      size = 0;
-    }
-    shards.at(-1)!.push(s);
-    size += bytes;
-  }
+  const shards = planShards(specs, (s) => 2 * s.shape.reduce((a, b) => a * b, 1), shardBytes);
   const block = new Uint16Array(8 << 20);
   let x = 0x9e3779b9;
   for (let i = 0; i < block.length; i++) {
@@ -50,7 +40,7 @@ export function writeRandomBf16Folder(dir: string, config: ModelConfig, shardByt
   const weightMap: Record<string, string> = {};
   let total = 0;
   shards.forEach((part, i) => {
-    const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    const file = shardFileName(i, shards.length);
     let offset = 0;
     const entries = part.map((s) => {
       const bytes = 2 * s.shape.reduce((a, b) => a * b, 1);

@@ -57,26 +57,35 @@ export async function saveModelFolder(dir: string, config: ModelConfig, weights:
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 
+/** Items in order, cut into shards of at most `maxBytes` each (an item larger than that gets a shard of its own). */
+export function planShards<T>(items: readonly T[], bytes: (item: T) => number, maxBytes: number): T[][] {
+  const shards: T[][] = [[]];
+  let size = 0;
+  for (const item of items) {
+    if (size > 0 && size + bytes(item) > maxBytes) {
+      shards.push([]);
+      size = 0;
+    }
+    shards.at(-1)!.push(item);
+    size += bytes(item);
+  }
+  return shards;
+}
+
+/** The published name of shard i of n: model-0000{i+1}-of-0000{n}.safetensors. */
+export const shardFileName = (i: number, n: number) => `model-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.safetensors`;
+
 async function writeWeights(dir: string, weights: Weights, names: string[], opts: SaveOptions): Promise<void> {
   const dtype = opts.dtype ?? 'F32';
   const write = (file: string, part: string[]) => writeSafetensors(join(dir, file), toStTensors(weights, part), { dtype, metadata: { format: 'pt' } });
   if (opts.maxShardBytes === undefined) return write('model.safetensors', names);
   const bytes = (name: string) => weights[name]!.data.length * (dtype === 'F32' ? 4 : 2);
-  const shards: string[][] = [[]];
-  let size = 0;
-  for (const name of names) {
-    if (size > 0 && size + bytes(name) > opts.maxShardBytes) {
-      shards.push([]);
-      size = 0;
-    }
-    shards.at(-1)!.push(name);
-    size += bytes(name);
-  }
-  const fileOf = (i: number) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+  const shards = planShards(names, bytes, opts.maxShardBytes);
   const weightMap: Record<string, string> = {};
   for (const [i, part] of shards.entries()) {
-    await write(fileOf(i), part);
-    for (const name of part) weightMap[name] = fileOf(i);
+    const file = shardFileName(i, shards.length);
+    await write(file, part);
+    for (const name of part) weightMap[name] = file;
   }
   const totalSize = names.reduce((n, name) => n + bytes(name), 0);
   await writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + '\n');
