@@ -28,7 +28,7 @@ import { loadModelFolder, TOKENIZER_FILES } from '../model/folder.js';
 import { paramSpecs } from '../model/params.js';
 import { ropeFrequencies, ropeTables } from '../model/rope.js';
 import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
-import { parseTokenizerJson } from '../tokenizer/hf-format.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic, writeFolderAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
 
@@ -117,13 +117,11 @@ export function exportTransformersJsOnnx(c: ModelConfig, weights: Record<string,
 async function endTokenIds(modelDir: string, c: ModelConfig, generation: Record<string, unknown>): Promise<number[]> {
   const ids = new Set<number>();
   for (const id of [c.eos_token_id, generation['eos_token_id']].flat()) if (typeof id === 'number') ids.add(id);
-  const tokPath = join(modelDir, 'tokenizer.json');
-  if (existsSync(tokPath)) {
-    const tok = parseTokenizerJson(await readFile(tokPath, 'utf8'), tokPath);
-    for (const name of [SPECIAL_TOKENS.endOfText, SPECIAL_TOKENS.imEnd, SPECIAL_TOKENS.endOfTurn, SPECIAL_TOKENS.stop]) {
-      const t = tok.added.find((a) => a.content === name);
-      if (t) ids.add(t.id);
-    }
+  // Any tokenizer.json kolm reads (its own or a published one); only special tokens count as ends.
+  const tok = await Tokenizer.load(modelDir);
+  for (const name of [SPECIAL_TOKENS.endOfText, SPECIAL_TOKENS.imEnd, SPECIAL_TOKENS.endOfTurn, SPECIAL_TOKENS.stop]) {
+    const id = tok.specialTokens[name];
+    if (id !== undefined) ids.add(id);
   }
   return [...ids].sort((a, b) => a - b);
 }

