@@ -89,13 +89,13 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   if (!v.tasks) throw new KolmError(`--tasks is required\n\n${USAGE}`);
+  const templateKwargs = templateKwargsOption('chat-template-kwargs', v['chat-template-kwargs']);
+  if (templateKwargs && !v.chat) throw new KolmError('--chat-template-kwargs needs --chat (it is passed to the chat template)');
   if (!v.model === !v.endpoint) throw new KolmError(`give exactly one of --model DIR[,DIR…] or --endpoint URL\n\n${USAGE}`);
   const dataDir = resolve(v['data-dir'] ?? (existsSync('../shared/data/external') ? '../shared/data/external' : 'data'));
   if (!existsSync(dataDir)) throw new KolmError(`data directory not found: ${dataDir} (pass --data-dir DIR)`);
   const { tasks, groups } = index.resolve(v.tasks.split(',').map((s) => s.trim()).filter(Boolean));
   const limit = numberOption('limit', v['limit'], { min: 0 });
-  const templateKwargs = templateKwargsOption('chat-template-kwargs', v['chat-template-kwargs']);
-  if (templateKwargs && !v.chat) throw new KolmError('--chat-template-kwargs needs --chat (it is passed to the chat template)');
   const out = resolve(v.out ?? 'eval-results');
   const common = {
     tasks, groups, dataDir, limit,
