@@ -117,11 +117,16 @@ export function renderChatTemplate(
     compiled.set(template, t);
   }
   const kwargs = opts.kwargs ? checkTemplateKwargs(opts.kwargs, 'chat template keyword arguments') : {};
-  return t.render({
-    ...kwargs,
-    messages: messages as unknown as Record<string, unknown>[],
-    add_generation_prompt: opts.addGenerationPrompt ?? false,
-    tools: opts.tools ?? null,
-    ...opts.specialTokens,
-  });
+  try {
+    return t.render({
+      ...kwargs,
+      messages: messages as unknown as Record<string, unknown>[],
+      add_generation_prompt: opts.addGenerationPrompt ?? false,
+      tools: opts.tools ?? null,
+      ...opts.specialTokens,
+    });
+  } catch (err) {
+    // A template's raise_exception(...) or a variable it cannot use: a user-facing error, not a crash.
+    throw new KolmError(`chat_template failed to render: ${(err as Error).message}`);
+  }
 }

@@ -32,6 +32,10 @@ test('keyword arguments that would replace what the renderer sets are refused, n
   assert.throws(() => checkTemplateKwargs([1], '--chat-template-kwargs'), /--chat-template-kwargs must be a JSON object of template variables, got \[1\]/);
   assert.throws(() => checkTemplateKwargs(null, 'field x'), /field x must be a JSON object of template variables, got null/);
   assert.deepEqual(checkTemplateKwargs({ enable_thinking: true }, 'x'), { enable_thinking: true });
+  // A template that raises is a KolmError carrying the template's message.
+  const strict = "{% if not enable_thinking is defined %}{{ raise_exception('enable_thinking is required') }}{% endif %}ok";
+  assert.throws(() => renderChatTemplate(strict, []), (err: Error) => err instanceof KolmError && /chat_template failed to render: .*enable_thinking is required/.test(err.message));
+  assert.equal(renderChatTemplate(strict, [], { kwargs: { enable_thinking: false } }), 'ok');
 });
 
 test('tools must be OpenAI/TRL function tools; the default template lists them in a tool_list turn', () => {
