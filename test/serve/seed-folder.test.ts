@@ -1,6 +1,6 @@
 /**
- * A HyperCLOVA X SEED 0.5B-shaped folder end to end: a Llama config with bf16 weights, a byte-level BPE tokenizer
- * with SEED's special tokens, the folder's own chat template in SEED's conventions (an always-present `tool_list`
+ * A HyperCLOVA X SEED 0.5B-shaped folder end to end: a Llama config with bf16 weights, a GPT-2-style byte-level BPE
+ * tokenizer (ByteLevel pre-tokenizer with GPT-2's regex) with SEED's special tokens, the folder's own chat template in SEED's conventions (an always-present `tool_list`
  * turn, tools as one JSON list, assistant turns closed by `<|im_end|><|endofturn|>`, tool calls by
  * `<|im_end|><|stop|>`, and keyword arguments `force_reasoning` and `today`), and generation_config.json ending
  * generation at `<|endofturn|>` or `<|stop|>`.
@@ -84,9 +84,15 @@ async function buildSeedFolder(): Promise<void> {
   const trained = await trainTokenizer({ texts, vocabSize: 600, morpheme: false, progress: false });
   const tokDir = join(root, 'tok');
   await trained.save(tokDir);
+  // GPT-2's byte-level pre-tokenizer (its own regex inside ByteLevel), as SEED's GPT2Tokenizer files have it.
+  const jsonPath = join(tokDir, 'tokenizer.json');
+  const tj = JSON.parse(readFileSync(jsonPath, 'utf8')) as Record<string, unknown>;
+  writeFileSync(jsonPath, JSON.stringify({ ...tj, pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true } }));
   const configPath = join(tokDir, 'tokenizer_config.json');
   const tc = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-  writeFileSync(configPath, JSON.stringify({ ...tc, bos_token: '<|endoftext|>', eos_token: '<|endofturn|>', pad_token: '<|endoftext|>', chat_template: SEED_TEMPLATE }, null, 2));
+  writeFileSync(configPath, JSON.stringify({
+    ...tc, tokenizer_class: 'GPT2Tokenizer', bos_token: '<|endoftext|>', eos_token: '<|endofturn|>', pad_token: '<|endoftext|>', chat_template: SEED_TEMPLATE,
+  }, null, 2));
   const t = await Tokenizer.load(tokDir);
   for (const s of ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|endofturn|>', '<|stop|>']) ids[s] = t.tokenId(s)!;
   const config = makeConfig({
@@ -164,6 +170,9 @@ test('the folder is SEED-shaped: Llama config, bf16 weights, SEED special tokens
   assert.deepEqual(generation['eos_token_id'], [ids['<|endofturn|>'], ids['<|stop|>']]);
   assert.equal(tok.config.chatTemplate, SEED_TEMPLATE);
   assert.equal(tok.config.eosToken, '<|endofturn|>');
+  const tj = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as { pre_tokenizer: { type: string } };
+  assert.equal(tj.pre_tokenizer.type, 'ByteLevel');
+  assert.equal(tok.decode(tok.encode('서울 날씨 어때? Hello, world!')), '서울 날씨 어때? Hello, world!');
   for (const id of [ids['<|endofturn|>']!, ids['<|stop|>']!]) assert.ok(model.endTokenIds.includes(id));
   // Not kolm's default: the empty tool_list turn and the generation prompt differ.
   const rendered = tok.renderChat(conversation, { addGenerationPrompt: true });
