@@ -37,6 +37,7 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cl
 
 /** SEED's chat conventions, written for this test (not kolm's default template). */
 const SEED_TEMPLATE = [
+  "{% if force_reasoning is defined and force_reasoning is not boolean %}{{ raise_exception('force_reasoning must be true or false') }}{% endif %}",
   '{% if tools %}<|im_start|>tool_list\n{{ tools | tojson }}<|im_end|>\n{% else %}<|im_start|>tool_list\n<|im_end|>\n{% endif %}',
   '{% if today %}<|im_start|>system\n오늘은 {{ today }}이다.<|im_end|>\n{% endif %}',
   '{% for message in messages %}',
@@ -249,8 +250,16 @@ test('kolm serve: tools and chat_template_kwargs together; a forced tool call; b
     assert.equal(e.status, 400, JSON.stringify(kwargs));
     assert.equal((e.json['error'] as { param: string }).param, param);
   }
-  const raised = await postJson('/tokenize', { model: 'seed-0.5b', prompt: 'x', chat_template_kwargs: { today: 'x' } });
+  const onlyMessages = await postJson('/tokenize', { model: 'seed-0.5b', prompt: 'x', chat_template_kwargs: { today: 'x' } });
+  assert.equal(onlyMessages.status, 400);
+  // The folder's template raising on a keyword argument is the request's error (400), and the server keeps serving.
+  const raised = await postJson('/v1/chat/completions', { model: 'seed-0.5b', messages: conversation, chat_template_kwargs: { force_reasoning: 'yes' } });
   assert.equal(raised.status, 400);
+  const error = raised.json['error'] as { param: string; code: string; message: string };
+  assert.equal(error.param, 'messages');
+  assert.equal(error.code, 'chat_template_error');
+  assert.match(error.message, /force_reasoning must be true or false/);
+  assert.equal((await client.chat.completions.create({ ...body, max_tokens: 1 } as OpenAI.ChatCompletionCreateParamsNonStreaming)).choices.length, 1);
 });
 
 test('kolm chat: the folder template with --tools and --chat-template-kwargs, read from piped stdin; bad flags name the flag', async () => {
