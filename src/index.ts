@@ -23,7 +23,7 @@ export { saveModelFolder, loadModelFolder, loadConfig } from './model/folder.js'
 export { pretrain, type PretrainOptions, type PretrainResult } from './train/pretrain.js';
 export { buildLmGraph } from './train/lm.js';
 export { learningRate, type Schedule } from './train/schedule.js';
-export { loadModel, LanguageModel, type Completion, type TextGenerateOptions } from './infer/model.js';
+export { loadModel, LanguageModel, type Completion, type TextGenerateOptions, type ChatRenderOptions } from './infer/model.js';
 export { generateIds, type GenerateOptions, type Generation } from './infer/generate.js';
 export { Sampler, type SamplingOptions } from './infer/sampler.js';
 export { Tokenizer, trainTokenizer } from './tokenizer/index.js';

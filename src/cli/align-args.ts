@@ -1,7 +1,7 @@
 /** Argument parsing shared by `kolm sft | rm | dpo | ppo | align-eval`. */
 import { parseArgs } from 'node:util';
 import { KolmError } from '../util/errors.js';
-import { intOption, numberOption, type NumberBounds } from './args.js';
+import { intOption, numberOption, templateKwargsOption, type NumberBounds } from './args.js';
 
 export interface Parsed {
   str(k: string): string | undefined;
@@ -40,6 +40,16 @@ export function optim(p: Parsed) {
     lr: p.num('lr', { min: 0 }), warmup: p.int('warmup', { min: 0 }), decay: decay as 'cosine' | 'linear' | 'constant' | undefined,
     minLrRatio: p.num('min-lr-ratio', { min: 0, max: 1 }), weightDecay: p.num('weight-decay', { min: 0 }), clip: p.num('clip', { min: 0 }),
   };
+}
+
+export const TEMPLATE_OPTIONS = ['chat-template-kwargs'];
+export const TEMPLATE_USAGE = `  --chat-template-kwargs JSON   chat template variables for every record, e.g. '{"force_reasoning": true}'
+                           (records may carry "tools": [...], TRL's format, listed by the template)`;
+
+/** The chat template keyword arguments given on the command line. */
+export function template(p: Parsed): { chatTemplateKwargs?: Record<string, unknown> } {
+  const kwargs = templateKwargsOption('chat-template-kwargs', p.str('chat-template-kwargs'));
+  return kwargs ? { chatTemplateKwargs: kwargs } : {};
 }
 
 /** Print usage and fail when a required option is missing. */

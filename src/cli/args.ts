@@ -1,8 +1,11 @@
 /**
  * The one parser for numbers given on the command line. Every command reads integer and decimal options through
  * it, so a typo fails at once with the flag and the value named (`--steps must be an integer >= 1 (got "abc")`)
- * instead of running with NaN, or with 0 from an empty string, as bare `Number()` would.
+ * instead of running with NaN, or with 0 from an empty string, as bare `Number()` would. The chat commands' JSON
+ * options (template keyword arguments, a tools file) are read here too, with the same kind of error.
  */
+import { readFileSync } from 'node:fs';
+import { checkTemplateKwargs, checkTools } from '../tokenizer/chat-template.js';
 import { KolmError } from '../util/errors.js';
 
 export interface NumberBounds {
@@ -66,4 +69,34 @@ export function countOption(flag: string, raw: string | undefined, bounds: Numbe
   if (!Number.isFinite(n)) throw new KolmError(`--${flag} must be ${describe(kind, bounds)}, optionally with a k/M/G suffix (got ${JSON.stringify(raw)})`);
   if ((bounds.min !== undefined && n < bounds.min) || (bounds.max !== undefined && n > bounds.max)) fail(flag, kind, bounds, raw);
   return n;
+}
+
+/** `--flag JSON`: chat template keyword arguments as a JSON object (e.g. `{"force_reasoning": true}`). */
+export function templateKwargsOption(flag: string, raw: string | undefined): Record<string, unknown> | undefined {
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new KolmError(`--${flag} must be a JSON object (got ${JSON.stringify(raw)}: ${(err as Error).message})`);
+  }
+  return checkTemplateKwargs(value, `--${flag}`);
+}
+
+/** `--flag FILE.json`: an OpenAI-style tools array read from a file. */
+export function toolsOption(flag: string, path: string | undefined): Record<string, unknown>[] | undefined {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new KolmError(`--${flag} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new KolmError(`--${flag} ${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return checkTools(value, `--${flag} ${path}`);
 }

@@ -3,22 +3,30 @@ import { modelOrShipped } from './shipped-model.js';
 import { createInterface } from 'node:readline';
 import { loadModel } from '../infer/model.js';
 import type { ChatMessage } from '../tokenizer/chat-template.js';
-import { intOption } from './args.js';
+import { intOption, templateKwargsOption, toolsOption } from './args.js';
 import { SAMPLING_FLAGS, SAMPLING_USAGE, samplingOptions } from './generate.js';
 
-const USAGE = `usage: kolm chat [--model DIR (default: the shipped models/kolm-micro)] [--system TEXT]\n${SAMPLING_USAGE}
+const USAGE = `usage: kolm chat [--model DIR (default: the shipped models/kolm-micro)] [--system TEXT]
+  --tools FILE.json     OpenAI-style tools array, listed to the model by its chat template
+  --chat-template-kwargs JSON   template variables, e.g. '{"force_reasoning": true}'
+${SAMPLING_USAGE}
+The folder's own chat template (chat_template.jinja or tokenizer_config.json) renders the conversation.
 In the chat: /reset clears the history, /exit (or Ctrl-D) leaves; Ctrl-C stops the answer being written.`;
 
 /** A terminal chat: streaming answers, history, /reset, and Ctrl-C that interrupts an answer, not the REPL. */
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...SAMPLING_FLAGS, model: { type: 'string' }, system: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...SAMPLING_FLAGS, model: { type: 'string' }, system: { type: 'string' }, tools: { type: 'string' }, 'chat-template-kwargs': { type: 'string' }, help: { type: 'boolean' } },
+  });
   if (values.help) {
     console.log(USAGE);
     return;
   }
+  const render = { tools: toolsOption('tools', values.tools), chatTemplateKwargs: templateKwargsOption('chat-template-kwargs', values['chat-template-kwargs']) };
   values.model = modelOrShipped(values.model);
   const model = await loadModel(values.model, { threads: intOption('threads', values.threads, { min: 1 }) });
-  const opts = samplingOptions({ 'max-new-tokens': '512', ...values });
+  const opts = { ...samplingOptions({ 'max-new-tokens': '512', ...values }), ...render };
   const fresh = (): ChatMessage[] => (values.system ? [{ role: 'system', content: values.system }] : []);
   let history = fresh();
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: Boolean(process.stdin.isTTY) });

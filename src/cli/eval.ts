@@ -7,7 +7,8 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
-import { intOption, numberOption } from './args.js';
+import { intOption, numberOption, templateKwargsOption } from './args.js';
+import { chatPrompt } from '../eval/chat-prompt.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmBackend } from '../eval/backend-kolm.js';
 import { OpenAICompletionsBackend } from '../eval/backend-openai.js';
@@ -35,7 +36,8 @@ const USAGE = `usage: kolm eval (--model DIR[,DIR…] | --endpoint URL) --tasks 
                          OUT/<model>/samples/<task>.jsonl; with several models OUT/report.html
   --no-samples           do not write samples JSONL
   --bootstrap-iters N    bootstrap resamples for corpus metrics' stderr (default 1000; lm-eval uses 100000)
-  --chat                 render prompts with the model's chat template
+  --chat                 render prompts with the model folder's chat template
+  --chat-template-kwargs JSON   template variables for --chat, e.g. '{"force_reasoning": true}'
   --threads N            ORT threads for a model folder
   --batch-tokens N       max B·T tokens per scoring batch (default 8192)
   --exec-timeout S       seconds per sandboxed code execution (default 10)
@@ -58,6 +60,7 @@ const FLAGS = {
   'no-samples': { type: 'boolean' },
   'bootstrap-iters': { type: 'string' },
   chat: { type: 'boolean' },
+  'chat-template-kwargs': { type: 'string' },
   threads: { type: 'string' },
   'batch-tokens': { type: 'string' },
   'exec-timeout': { type: 'string' },
@@ -86,6 +89,8 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   if (!v.tasks) throw new KolmError(`--tasks is required\n\n${USAGE}`);
+  const templateKwargs = templateKwargsOption('chat-template-kwargs', v['chat-template-kwargs']);
+  if (templateKwargs && !v.chat) throw new KolmError('--chat-template-kwargs needs --chat (it is passed to the chat template)');
   if (!v.model === !v.endpoint) throw new KolmError(`give exactly one of --model DIR[,DIR…] or --endpoint URL\n\n${USAGE}`);
   const dataDir = resolve(v['data-dir'] ?? (existsSync('../shared/data/external') ? '../shared/data/external' : 'data'));
   if (!existsSync(dataDir)) throw new KolmError(`data directory not found: ${dataDir} (pass --data-dir DIR)`);
@@ -113,7 +118,7 @@ export async function run(argv: string[]): Promise<void> {
         score: { maxBatchTokens: intOption('batch-tokens', v['batch-tokens'], { min: 1 }) },
       });
       backend = kb;
-      if (v.chat) chat = (t) => kb.model.tokenizer.renderChat([{ role: 'user', content: t }], { addGenerationPrompt: true });
+      if (v.chat) chat = chatPrompt(kb.model.tokenizer, templateKwargs);
     } else {
       const tok = v.tokenizer ? await Tokenizer.load(v.tokenizer) : undefined;
       const codec = tok ? { encode: (t: string) => tok.encode(t, { allowSpecial: true }) } : undefined;
@@ -126,7 +131,7 @@ export async function run(argv: string[]): Promise<void> {
       });
       if (v.chat) {
         if (!tok) throw new KolmError('--chat with --endpoint needs --tokenizer DIR (its chat template renders the prompts)');
-        chat = (t) => tok.renderChat([{ role: 'user', content: t }], { addGenerationPrompt: true });
+        chat = chatPrompt(tok, templateKwargs);
       }
     }
     const dir = join(out, safeName(v.model ? basename(resolve(target)) === 'model' ? resolve(target).split('/').slice(-2).join('-') : basename(resolve(target)) : backend.name));

@@ -3,7 +3,7 @@ import { modelOrShipped } from './shipped-model.js';
 import { loadModel } from '../infer/model.js';
 import type { TextGenerateOptions } from '../infer/model.js';
 import { KolmError } from '../util/errors.js';
-import { intOption, numberOption } from './args.js';
+import { intOption, numberOption, templateKwargsOption } from './args.js';
 
 export const SAMPLING_FLAGS = {
   'max-new-tokens': { type: 'string' },
@@ -44,19 +44,22 @@ export function samplingOptions(v: Record<string, unknown>): TextGenerateOptions
 }
 
 const USAGE = `usage: kolm generate [--model DIR (default: the shipped models/kolm-micro)] --prompt TEXT [--json] [--chat]\n${SAMPLING_USAGE}
-  --chat   wrap the prompt as one user turn with the model's chat template`;
+  --chat   wrap the prompt as one user turn with the model's chat template
+  --chat-template-kwargs JSON   template variables for --chat, e.g. '{"force_reasoning": true}'`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...SAMPLING_FLAGS, model: { type: 'string' }, prompt: { type: 'string' }, json: { type: 'boolean' }, chat: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { ...SAMPLING_FLAGS, model: { type: 'string' }, prompt: { type: 'string' }, json: { type: 'boolean' }, chat: { type: 'boolean' }, 'chat-template-kwargs': { type: 'string' }, help: { type: 'boolean' } } });
   if (values.help || values.prompt === undefined) {
     console.log(USAGE);
     if (!values.help) process.exitCode = 1;
     return;
   }
+  const chatTemplateKwargs = templateKwargsOption('chat-template-kwargs', values['chat-template-kwargs']);
+  if (chatTemplateKwargs && !values.chat) throw new KolmError('--chat-template-kwargs needs --chat (it is passed to the chat template)');
   values.model = modelOrShipped(values.model);
   const model = await loadModel(values.model, { threads: intOption('threads', values.threads, { min: 1 }) });
   const opts = samplingOptions(values);
-  const prompt = values.chat ? model.tokenizer.renderChat([{ role: 'user', content: values.prompt }], { addGenerationPrompt: true }) : values.prompt;
+  const prompt = values.chat ? model.renderChatPrompt([{ role: 'user', content: values.prompt }], { chatTemplateKwargs }) : values.prompt;
   if (values.json) {
     const c = await model.generate(prompt, opts);
     console.log(JSON.stringify({ ids: c.ids, text: c.text, prompt_tokens: c.promptTokens, completion_tokens: c.completionTokens, finish_reason: c.finishReason }));

@@ -20,6 +20,12 @@ export interface TextGenerateOptions extends Omit<GenerateOptions, 'onToken' | '
   stopTokenIds?: readonly number[];
 }
 
+/** A chat's rendering beyond the messages: tools for the template's tool list and template keyword arguments. */
+export interface ChatRenderOptions {
+  tools?: unknown[];
+  chatTemplateKwargs?: Readonly<Record<string, unknown>>;
+}
+
 export interface Completion {
   text: string;
   ids: number[];
@@ -143,13 +149,20 @@ export class LanguageModel implements InferenceRuntime {
     }
   }
 
-  /** Render messages with the chat template and complete the assistant turn. */
-  chat(messages: readonly ChatMessage[], opts: TextGenerateOptions = {}): Promise<Completion> {
-    return this.generate(this.tokenizer.renderChat(messages, { addGenerationPrompt: true }), opts);
+  /** Render messages with the folder's chat template (with tools and keyword arguments) and complete the assistant turn. */
+  chat(messages: readonly ChatMessage[], opts: TextGenerateOptions & ChatRenderOptions = {}): Promise<Completion> {
+    const { tools, chatTemplateKwargs, ...rest } = opts;
+    return this.generate(this.renderChatPrompt(messages, { tools, chatTemplateKwargs }), rest);
   }
 
-  streamChat(messages: readonly ChatMessage[], opts: TextGenerateOptions = {}): AsyncGenerator<string, Completion | undefined, undefined> {
-    return this.stream(this.tokenizer.renderChat(messages, { addGenerationPrompt: true }), opts);
+  streamChat(messages: readonly ChatMessage[], opts: TextGenerateOptions & ChatRenderOptions = {}): AsyncGenerator<string, Completion | undefined, undefined> {
+    const { tools, chatTemplateKwargs, ...rest } = opts;
+    return this.stream(this.renderChatPrompt(messages, { tools, chatTemplateKwargs }), rest);
+  }
+
+  /** The prompt `chat` completes: the conversation rendered with the generation prompt. */
+  renderChatPrompt(messages: readonly ChatMessage[], opts: ChatRenderOptions = {}): string {
+    return this.tokenizer.renderChat(messages, { addGenerationPrompt: true, tools: opts.tools, kwargs: opts.chatTemplateKwargs });
   }
 
   /** Logits [T, V] of every position of `ids` (log-likelihood evaluation). */

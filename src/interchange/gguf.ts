@@ -21,6 +21,7 @@ import { paramSpecs } from '../model/params.js';
 import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenizerJsonText, type AddedToken } from '../tokenizer/hf-format.js';
 import { DEFAULT_CHAT_TEMPLATE } from '../tokenizer/chat-template.js';
 import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
+import { readChatTemplateFile } from '../tokenizer/tokenizer.js';
 import { BYTE_TO_CHAR } from '../tokenizer/byte-level.js';
 import { KolmError } from '../util/errors.js';
 import { readPublishedVocab } from './gguf-vocab.js';
@@ -111,6 +112,7 @@ async function readTokenizerFiles(dir: string, c: ModelConfig): Promise<Tokenize
     throw new KolmError(`${configPath}: cannot read (${err.code ?? err.message})`);
   });
   const config = configText === undefined ? {} : parseTokenizerConfig(configText, configPath);
+  config.chatTemplate = (await readChatTemplateFile(dir)) ?? config.chatTemplate;
   if (file) {
     return {
       ...file,

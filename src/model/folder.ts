@@ -12,7 +12,7 @@ import { writeFileAtomic, writeFolderAtomic } from '../util/atomic.js';
 import { validateConfig, type ModelConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
 
 export type Weights = Record<string, { shape: readonly number[]; data: ArrayLike<number> }>;
 

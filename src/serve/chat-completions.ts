@@ -4,11 +4,11 @@ import type { Job, JobResult, TokenLogprob } from './engine.js';
 import { Fields, invalid } from './validate.js';
 import { TOOL_CALL_OPEN, ToolCallExtractor, type ToolCall, type ToolCallDelta } from './tool-calls.js';
 import { budget, checkModel, common, fingerprint, id, runJob, SAMPLING_FIELDS, sendStreamError, tokenText, usage, type Context, type Reply } from './protocol.js';
-import { encodeChat, parseMessages, parseResponseFormat, parseToolChoice, parseTools, toolGrammar } from './chat-request.js';
+import { encodeChat, parseMessages, parseResponseFormat, parseTemplateKwargs, parseToolChoice, parseTools, toolGrammar } from './chat-request.js';
 
 const CHAT_FIELDS = [
   'model', 'messages', 'max_tokens', 'max_completion_tokens', 'stop', 'n', 'stream', 'stream_options', 'logprobs', 'top_logprobs', 'logit_bias',
-  'tools', 'tool_choice', 'parallel_tool_calls', 'response_format', 'user', 'metadata', 'store', 'service_tier', 'modalities', 'ignore_eos',
+  'tools', 'tool_choice', 'parallel_tool_calls', 'response_format', 'user', 'metadata', 'store', 'service_tier', 'modalities', 'ignore_eos', 'chat_template_kwargs',
   ...SAMPLING_FIELDS,
 ];
 
@@ -31,6 +31,7 @@ export async function chatCompletions(ctx: Context, body: unknown): Promise<Repl
   const tools = parseTools(f);
   const choice = parseToolChoice(f, tools);
   const parallel = f.boolean('parallel_tool_calls') ?? true;
+  const kwargs = parseTemplateKwargs(f, ctx.chatTemplateKwargs);
   f.string('user', { allowEmpty: true });
   f.object('metadata');
   f.boolean('store');
@@ -43,7 +44,8 @@ export async function chatCompletions(ctx: Context, body: unknown): Promise<Repl
   }
 
   const activeTools = choice.mode === 'none' ? undefined : tools;
-  const prompt = encodeChat(tok, messages, activeTools?.map((t, i) => (f.raw('tools') as unknown[])[i]));
+  // The template lists the tools as the request wrote them (descriptions included), not as parsed.
+  const prompt = encodeChat(tok, messages, { tools: activeTools?.map((_, i) => (f.raw('tools') as unknown[])[i]), kwargs });
   const limit = budget(ctx, prompt.length, maxTokens, 'messages');
   let grammar = format;
   let lazyGrammar: Job['lazyGrammar'];

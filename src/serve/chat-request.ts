@@ -1,8 +1,8 @@
 /**
- * Chat request parsing: messages (text content parts only), tools and `tool_choice`, `response_format`, the grammars
- * they compile to, and the prompt ids of a conversation.
+ * Chat request parsing: messages (text content parts only), tools and `tool_choice`, `chat_template_kwargs`,
+ * `response_format`, the grammars they compile to, and the prompt ids of a conversation.
  */
-import type { ChatMessage } from '../tokenizer/chat-template.js';
+import { RESERVED_TEMPLATE_VARIABLES, type ChatMessage } from '../tokenizer/chat-template.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { anyObjectSchema, compileSchema, JsonGrammar, SchemaError, type SchemaNode } from './json-grammar.js';
 import { Fields, invalid } from './validate.js';
@@ -96,6 +96,21 @@ export function parseTools(f: Fields): ToolSpec[] | undefined {
   });
 }
 
+/**
+ * vLLM's `chat_template_kwargs`: extra variables for the model's chat template (e.g. `{"force_reasoning": true}`),
+ * over the server's defaults key by key. Names the renderer sets itself (messages, tools, …) are refused.
+ */
+export function parseTemplateKwargs(f: Fields, defaults: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> | undefined {
+  const given = f.object('chat_template_kwargs');
+  for (const name of Object.keys(given?.value ?? {})) {
+    if ((RESERVED_TEMPLATE_VARIABLES as readonly string[]).includes(name)) {
+      throw invalid(`chat_template_kwargs.${name}`, `'chat_template_kwargs.${name}' is set by the server from the request and cannot be a template keyword argument`, 'invalid_value');
+    }
+  }
+  if (!given && !defaults) return undefined;
+  return { ...defaults, ...given?.value };
+}
+
 export type ToolChoice = { mode: 'none' | 'auto' | 'required' } | { mode: 'named'; name: string };
 
 export function parseToolChoice(f: Fields, tools: ToolSpec[] | undefined): ToolChoice {
@@ -173,24 +188,40 @@ export function parseResponseFormat(f: Fields): JsonGrammar | undefined {
   return JsonGrammar.forSchema(compileAt(schema, 'response_format.json_schema.schema'));
 }
 
+/** What the template renders besides the messages: the tools (as the request gave them) and keyword arguments. */
+export interface ChatRender {
+  tools?: unknown[];
+  kwargs?: Readonly<Record<string, unknown>>;
+}
+
 /**
- * Prompt ids of a conversation. Message contents are encoded as plain text (special-token strings inside them stay
- * text), the template around them with special tokens recognised.
+ * Prompt ids of a conversation, rendered with the model folder's chat template. Message contents are encoded as
+ * plain text (special-token strings inside them stay text), the template around them with special tokens recognised.
+ * A template that fails on this conversation (it raised an exception, or reads a variable the wrong way) is the
+ * request's problem, answered with 400, not a server error.
  */
-export function encodeChat(tok: Tokenizer, messages: readonly ChatMessage[], tools?: unknown[]): number[] {
+export function encodeChat(tok: Tokenizer, messages: readonly ChatMessage[], render: ChatRender = {}): number[] {
+  const opts = { addGenerationPrompt: true, tools: render.tools, kwargs: render.kwargs };
+  const renderChat = (list: readonly ChatMessage[]) => {
+    try {
+      return tok.renderChat(list, opts);
+    } catch (err) {
+      throw invalid('messages', `The model's chat template could not render the conversation: ${(err as Error).message}`, 'chat_template_error');
+    }
+  };
   const contents: string[] = [];
   const marked = messages.map((m) => (typeof m.content === 'string' && m.content ? { ...m, content: `\u{F0000}${contents.push(m.content) - 1}\u{F0001}` } : m));
-  const rendered = tok.renderChat(marked, { addGenerationPrompt: true, tools });
+  const rendered = renderChat(marked);
   const ids: number[] = [];
   let last = 0;
   let expect = 0;
   for (const m of rendered.matchAll(/\u{F0000}(\d+)\u{F0001}/gu)) {
     const index = Number(m[1]);
-    if (index !== expect++) return tok.encode(tok.renderChat(messages, { addGenerationPrompt: true, tools }), { allowSpecial: true });
+    if (index !== expect++) return tok.encode(renderChat(messages), { allowSpecial: true });
     ids.push(...tok.encode(rendered.slice(last, m.index), { allowSpecial: true }), ...tok.encode(contents[index]!));
     last = m.index! + m[0].length;
   }
-  if (expect !== contents.length) return tok.encode(tok.renderChat(messages, { addGenerationPrompt: true, tools }), { allowSpecial: true });
+  if (expect !== contents.length) return tok.encode(renderChat(messages), { allowSpecial: true });
   ids.push(...tok.encode(rendered.slice(last), { allowSpecial: true }));
   return ids;
 }

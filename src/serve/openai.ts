@@ -5,7 +5,7 @@
  *
  * Unknown request fields are refused with 400 (as api.openai.com does: "Unrecognized request argument supplied"),
  * so a misspelt parameter never passes silently. Accepted beyond OpenAI's set: `top_k`, `min_p`,
- * `repetition_penalty` and `ignore_eos`, as vLLM accepts them.
+ * `repetition_penalty`, `ignore_eos` and `chat_template_kwargs`, as vLLM accepts them.
  *
  * The handlers the server routes to, in parts: chat-completions.ts (with chat-request.ts for messages, tools and
  * `response_format`), completions.ts, and here `/v1/models`, `/tokenize` and `/detokenize`; protocol.ts holds what
@@ -13,7 +13,7 @@
  */
 import { ApiError, Fields, invalid } from './validate.js';
 import { checkModel, tokenText, type Context, type Reply } from './protocol.js';
-import { encodeChat, parseMessages, parseTools } from './chat-request.js';
+import { encodeChat, parseMessages, parseTemplateKwargs, parseTools } from './chat-request.js';
 
 export { chatCompletions } from './chat-completions.js';
 export { completions } from './completions.js';
@@ -38,7 +38,7 @@ function modelCard(ctx: Context) {
 
 export function tokenize(ctx: Context, body: unknown): Reply {
   const f = Fields.of(body, '');
-  f.only(['model', 'prompt', 'messages', 'tools', 'add_special_tokens', 'add_generation_prompt', 'return_token_strs']);
+  f.only(['model', 'prompt', 'messages', 'tools', 'chat_template_kwargs', 'add_special_tokens', 'add_generation_prompt', 'return_token_strs']);
   if (f.has('model')) checkModel(ctx, f);
   f.boolean('add_special_tokens');
   f.boolean('add_generation_prompt');
@@ -47,8 +47,9 @@ export function tokenize(ctx: Context, body: unknown): Reply {
   if (f.has('messages')) {
     if (f.has('prompt')) throw invalid('prompt', "Give either 'prompt' or 'messages', not both", 'invalid_value');
     const tools = parseTools(f);
-    tokens = encodeChat(tok, parseMessages(f), tools ? (f.raw('tools') as unknown[]) : undefined);
+    tokens = encodeChat(tok, parseMessages(f), { tools: tools ? (f.raw('tools') as unknown[]) : undefined, kwargs: parseTemplateKwargs(f, ctx.chatTemplateKwargs) });
   } else {
+    if (f.has('chat_template_kwargs')) throw invalid('chat_template_kwargs', "'chat_template_kwargs' is only allowed with 'messages'", 'invalid_value');
     tokens = tok.encode(f.string('prompt', { required: true, allowEmpty: true })!, { allowSpecial: true });
   }
   const out: Record<string, unknown> = { count: tokens.length, max_model_len: ctx.engine.model.config.max_position_embeddings, tokens };

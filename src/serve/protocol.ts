@@ -24,6 +24,8 @@ export interface Context {
   signal: AbortSignal;
   started: number;
   metrics: ServerMetrics;
+  /** Chat template keyword arguments for every request (`kolm serve --chat-template-kwargs`); a request's own override them key by key. */
+  chatTemplateKwargs?: Readonly<Record<string, unknown>>;
   /** Start the event-stream response. */
   openStream(): Sse;
 }

@@ -14,6 +14,7 @@ import { Engine } from './engine.js';
 import { serverMetrics, type ServerMetrics } from './metrics.js';
 import { chatCompletions, completions, detokenize, getModel, listModels, tokenize, type Context, type Reply, type Sse } from './openai.js';
 import { ApiError } from './validate.js';
+import { checkTemplateKwargs } from '../tokenizer/chat-template.js';
 
 export interface ServeOptions {
   /** Default 127.0.0.1: reachable from this machine only. */
@@ -36,6 +37,11 @@ export interface ServeOptions {
   receiveTimeoutMs?: number;
   /** Serve the web chat page at / (default true). */
   web?: boolean;
+  /**
+   * Chat template keyword arguments applied to every chat request (vLLM's `--default-chat-template-kwargs`); a
+   * request's `chat_template_kwargs` override them key by key.
+   */
+  chatTemplateKwargs?: Readonly<Record<string, unknown>>;
 }
 
 type Handler = (ctx: Context, body: unknown, params: string[]) => Reply | Promise<Reply>;
@@ -90,6 +96,7 @@ export class KolmServer {
     this.metrics = serverMetrics({ running: () => s.running, waiting: () => s.waiting, decodeSteps: () => s.stats.decodeSteps, decodeRows: () => s.stats.decodeRows });
     this.modelId = opts.modelId ?? basename(resolve(model.dir));
     this.keyHash = opts.apiKey ? sha256(opts.apiKey) : undefined;
+    if (opts.chatTemplateKwargs) checkTemplateKwargs(opts.chatTemplateKwargs, 'ServeOptions.chatTemplateKwargs');
     const receive = opts.receiveTimeoutMs ?? 30_000;
     this.http = createServer({
       requestTimeout: receive,
@@ -209,6 +216,7 @@ export class KolmServer {
         signal: controller.signal,
         started,
         metrics: this.metrics,
+        chatTemplateKwargs: this.opts.chatTemplateKwargs,
         openStream: () => this.openStream(res),
       };
       const reply = await route.handler(ctx, body, (match as RegExpExecArray | null)?.slice(1) ?? []);

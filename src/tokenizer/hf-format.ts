@@ -141,7 +141,7 @@ export interface TokenizerConfig {
   padToken?: string;
 }
 
-export function tokenizerConfigText(added: readonly AddedToken[], config: Required<TokenizerConfig>): string {
+export function tokenizerConfigText(added: readonly AddedToken[], config: TokenizerConfig): string {
   const json = {
     tokenizer_class: 'PreTrainedTokenizerFast',
     bos_token: config.bosToken,

@@ -4,7 +4,7 @@
  * Llama 3, GPT-4o, DeepSeek-V3, …) load through the same code.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { KolmError } from '../util/errors.js';
@@ -13,6 +13,18 @@ import { DEFAULT_CHAT_TEMPLATE, renderChatTemplate, type ChatMessage, type Rende
 import { parseTokenizerConfig, tokenizerConfigText, tokenizerJsonText, type AddedToken, type TokenizerConfig } from './hf-format.js';
 import { loadPipeline, type Pipeline } from './pipeline/index.js';
 import { SPECIAL_TOKENS } from './special-tokens.js';
+
+/** transformers (4.50 and later) saves the chat template in this file of the folder instead of tokenizer_config.json. */
+export const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+
+/** The folder's chat_template.jinja, or undefined when it has none. */
+export async function readChatTemplateFile(dir: string): Promise<string | undefined> {
+  const path = join(dir, CHAT_TEMPLATE_FILE);
+  return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new KolmError(`cannot read ${path}: ${err.code ?? err.message}`);
+  });
+}
 
 export interface EncodeOptions {
   /** Recognise special-token strings in the text (off by default: user text must never forge control tokens). */
@@ -35,6 +47,8 @@ export class Tokenizer {
     private readonly pipeline: Pipeline,
     config: TokenizerConfig,
     private readonly jsonText: string,
+    /** The template came from chat_template.jinja (and is saved there again, not in tokenizer_config.json). */
+    private readonly templateFile = false,
   ) {
     this.added = pipeline.added;
     this.hash = createHash('sha256').update(jsonText).digest('hex');
@@ -62,7 +76,10 @@ export class Tokenizer {
     return new Tokenizer(loadPipeline(text, 'tokenizer.json', model), config, text);
   }
 
-  /** Reads `dir/tokenizer.json` and, if present, `dir/tokenizer_config.json`. */
+  /**
+   * Reads `dir/tokenizer.json` and, if present, `dir/tokenizer_config.json` and `dir/chat_template.jinja`; the
+   * .jinja file's template wins over tokenizer_config.json's `chat_template`, as in transformers.
+   */
   static async load(dir: string): Promise<Tokenizer> {
     const jsonPath = join(dir, 'tokenizer.json');
     const configPath = join(dir, 'tokenizer_config.json');
@@ -78,13 +95,22 @@ export class Tokenizer {
       throw new KolmError(`cannot read ${configPath}: ${err.code ?? err.message}`);
     });
     const config = configText === undefined ? {} : parseTokenizerConfig(configText, configPath);
-    return new Tokenizer(pipeline, config, text);
+    const template = await readChatTemplateFile(dir);
+    if (template !== undefined) config.chatTemplate = template;
+    return new Tokenizer(pipeline, config, text, template !== undefined);
   }
 
-  /** Writes tokenizer.json (byte-identical to what was loaded or built, so `hash` holds) and tokenizer_config.json. */
+  /**
+   * Writes tokenizer.json (byte-identical to what was loaded or built, so `hash` holds) and tokenizer_config.json,
+   * with the chat template where the loaded folder had it: in chat_template.jinja, or in tokenizer_config.json (then
+   * a chat_template.jinja left in `dir` is removed, since it would win over the saved template on the next load).
+   */
   async save(dir: string): Promise<void> {
     await writeFileAtomic(join(dir, 'tokenizer.json'), this.jsonText);
-    await writeFileAtomic(join(dir, 'tokenizer_config.json'), tokenizerConfigText(this.added, this.config));
+    const config = this.templateFile ? { ...this.config, chatTemplate: undefined } : this.config;
+    await writeFileAtomic(join(dir, 'tokenizer_config.json'), tokenizerConfigText(this.added, config));
+    if (this.templateFile) await writeFileAtomic(join(dir, CHAT_TEMPLATE_FILE), this.config.chatTemplate);
+    else await rm(join(dir, CHAT_TEMPLATE_FILE), { force: true });
   }
 
   /** The tokenizer.json text, as saved. */

@@ -32,6 +32,8 @@ export interface AlignRunOptions extends OptimOptions {
   evalEvery?: number;
   quiet?: boolean;
   onStep?: (r: LoopRecord) => void;
+  /** Chat template keyword arguments for rendering every record (`--chat-template-kwargs`), e.g. `{"force_reasoning": true}`. */
+  chatTemplateKwargs?: Readonly<Record<string, unknown>>;
 }
 
 /** What an alignment run leaves: the final model folder, the per-step records and the summary written to OUT. */

@@ -7,17 +7,37 @@
  * trained to produce: the content of every assistant turn and the end-of-turn tokens that close it, nothing else.
  * The prompt part of each assistant turn (everything up to and including the generation prompt
  * `<|im_start|>assistant\n`) is encoded separately from the answer, exactly as a generation request encodes it,
- * so training sees the token boundaries that inference produces.
+ * so training sees the token boundaries that inference produces. A record's `tools` (TRL's `{"messages": [...],
+ * "tools": [...]}`) and the run's template keyword arguments are rendered by the template as generation renders them.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import type { ChatMessage } from '../tokenizer/chat-template.js';
+import { checkTools, type ChatMessage } from '../tokenizer/chat-template.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
 
-/** Tokens that end an assistant turn (generation stops at any of them). */
+/**
+ * Tokens that end an assistant turn (generation stops at any of them); a folder's own end tokens (its tokenizer's
+ * eos_token, generation_config.json's eos_token_id) count too — see `endOfTurnTokens`.
+ */
 export const END_OF_TURN_TOKENS = ['<|im_end|>', '<|endofturn|>', '<|stop|>', '<|endoftext|>'] as const;
+
+/**
+ * The end-of-turn token strings a template may close an assistant turn with, for this tokenizer: kolm's set, the
+ * tokenizer's eos_token, and the special tokens among `extraIds` (generation_config.json's eos ids), so that e.g. a
+ * Llama 3 template ending turns with `<|eot_id|>` marks its turns too.
+ */
+export function endOfTurnTokens(tok: Tokenizer, extraIds: readonly number[] = []): string[] {
+  const out = new Set<string>();
+  for (const t of [...END_OF_TURN_TOKENS, tok.config.eosToken]) if (tok.tokenId(t) !== undefined) out.add(t);
+  const specialById = new Map(Object.entries(tok.specialTokens).map(([content, id]) => [id, content]));
+  for (const id of extraIds) {
+    const t = specialById.get(id);
+    if (t !== undefined) out.add(t);
+  }
+  return [...out];
+}
 
 export const ROLES = ['system', 'user', 'assistant', 'tool'] as const;
 
@@ -28,6 +48,8 @@ export class DataError extends KolmError {
 
 export interface ChatExample {
   messages: ChatMessage[];
+  /** Tools the conversation may call (OpenAI/TRL shape), listed by the chat template. */
+  tools?: Record<string, unknown>[];
   /** `file:line` the record came from. */
   where: string;
   /** Extra fields kept for reporting (source, lang, answer…). */
@@ -40,12 +62,14 @@ export interface PreferenceExample {
   /** The preferred and the dispreferred continuations (one or more assistant-led turns). */
   chosen: ChatMessage[];
   rejected: ChatMessage[];
+  tools?: Record<string, unknown>[];
   where: string;
   meta: Record<string, unknown>;
 }
 
 export interface PromptExample {
   prompt: ChatMessage[];
+  tools?: Record<string, unknown>[];
   where: string;
   meta: Record<string, unknown>;
 }
@@ -134,6 +158,16 @@ export function parseMessages(raw: unknown, where: string, field: string): ChatM
   });
 }
 
+/** A record's optional `tools`: an array of `{"type": "function", "function": {"name", …}}` (TRL's format). */
+function parseToolsField(raw: Record<string, unknown>, where: string): Record<string, unknown>[] | undefined {
+  if (raw['tools'] === undefined || raw['tools'] === null) return undefined;
+  try {
+    return checkTools(raw['tools'], `${where}: field 'tools'`);
+  } catch (err) {
+    throw new DataError((err as Error).message);
+  }
+}
+
 /** A completion: a string (one assistant message) or a list of messages starting with an assistant turn. */
 function parseCompletion(raw: unknown, where: string, field: string): ChatMessage[] {
   if (typeof raw === 'string') return [{ role: 'assistant', content: raw }];
@@ -169,7 +203,7 @@ export function parseChatRecord(raw: unknown, where: string): ChatExample {
     throw new DataError(`${where}: expected field 'messages' or 'prompt'/'completion' (keys: ${Object.keys(raw).join(', ') || 'none'})`);
   }
   if (!messages.some((m) => m.role === 'assistant')) fail(where, 'messages', 'has no assistant turn to train on', messages.map((m) => m.role));
-  return { messages, where, meta: metaOf(raw, ['messages', 'prompt', 'completion']) };
+  return { messages, tools: parseToolsField(raw, where), where, meta: metaOf(raw, ['messages', 'prompt', 'completion', 'tools']) };
 }
 
 /**
@@ -181,7 +215,8 @@ export function parsePreferenceRecord(raw: unknown, where: string): PreferenceEx
   if (!isObject(raw)) throw new DataError(`${where}: expected a JSON object with 'chosen' and 'rejected' (got ${describe(raw)})`);
   if (raw['chosen'] === undefined) fail(where, 'chosen', 'is required', undefined);
   if (raw['rejected'] === undefined) fail(where, 'rejected', 'is required', undefined);
-  const meta = metaOf(raw, ['prompt', 'messages', 'chosen', 'rejected']);
+  const meta = metaOf(raw, ['prompt', 'messages', 'chosen', 'rejected', 'tools']);
+  const tools = parseToolsField(raw, where);
   const promptRaw = raw['prompt'] ?? raw['messages'];
   const promptField = raw['prompt'] !== undefined ? 'prompt' : 'messages';
   let prompt: ChatMessage[];
@@ -206,7 +241,7 @@ export function parsePreferenceRecord(raw: unknown, where: string): PreferenceEx
     rejected = parseCompletion(raw['rejected'], where, 'rejected');
   }
   if (prompt[prompt.length - 1]!.role === 'assistant') fail(where, `${promptField}[${prompt.length - 1}].role`, 'must not be assistant: the prompt ends where the answers begin', 'assistant');
-  return { prompt, chosen, rejected, where, meta };
+  return { prompt, chosen, rejected, tools, where, meta };
 }
 
 /** A prompt for rollouts: `prompt` (string or messages) or `messages` without a final assistant turn. */
@@ -216,13 +251,13 @@ export function parsePromptRecord(raw: unknown, where: string): PromptExample {
   if (raw[field] === undefined) throw new DataError(`${where}: expected field 'prompt' or 'messages' (keys: ${Object.keys(raw).join(', ') || 'none'})`);
   let prompt = parsePrompt(raw[field], where, field);
   // A chat record can serve as a prompt: drop a trailing assistant answer (kept as the reference).
-  const meta = metaOf(raw, ['prompt', 'messages']);
+  const meta = metaOf(raw, ['prompt', 'messages', 'tools']);
   while (prompt.length && prompt[prompt.length - 1]!.role === 'assistant') {
     meta['reference'] ??= prompt[prompt.length - 1]!.content;
     prompt = prompt.slice(0, -1);
   }
   if (!prompt.length) fail(where, field, 'has no prompt turn before the answer', raw[field]);
-  return { prompt, where, meta };
+  return { prompt, tools: parseToolsField(raw, where), where, meta };
 }
 
 /** Every record of a file through `parse`; each error names file:line and the field. */
@@ -245,10 +280,29 @@ export interface EncodedChat {
   turns: [number, number][];
 }
 
-export interface EncodeChatOptions {
+/** How a conversation is rendered beyond its messages, and which tokens end a turn. */
+export interface ChatRenderOptions {
+  /** Tools for the template's tool list (a record's `tools`). */
+  tools?: readonly unknown[];
+  /** Template keyword arguments (`--chat-template-kwargs`), e.g. `{"force_reasoning": true}`. */
+  chatTemplateKwargs?: Readonly<Record<string, unknown>>;
+  /** Token ids that also end a turn: the folder's generation_config.json eos ids. */
+  endTokenIds?: readonly number[];
+}
+
+export interface EncodeChatOptions extends ChatRenderOptions {
   /** Only assistant turns at or after this message index are targets (preference completions). Default 0. */
   trainFrom?: number;
   where?: string;
+}
+
+/** Renders with the template, naming the record when the template fails on it. */
+function render(tok: Tokenizer, messages: readonly ChatMessage[], opts: ChatRenderOptions, where: string, addGenerationPrompt = false): string {
+  try {
+    return tok.renderChat(messages, { addGenerationPrompt, tools: opts.tools as unknown[] | undefined, kwargs: opts.chatTemplateKwargs });
+  } catch (err) {
+    throw new DataError(`${where}: the chat template failed to render the conversation (${(err as Error).message})`);
+  }
 }
 
 /**
@@ -262,8 +316,8 @@ export function encodeChat(tok: Tokenizer, messages: readonly ChatMessage[], opt
     const text = typeof m.content === 'string' ? m.content : '';
     for (const s of specials) if (text.includes(s)) fail(where, `messages[${i}].content`, `contains the special token ${s}`, text);
   });
-  const endIds = new Set(END_OF_TURN_TOKENS.map((t) => tok.tokenId(t)).filter((id): id is number => id !== undefined));
-  const endStrings = END_OF_TURN_TOKENS.filter((t) => tok.tokenId(t) !== undefined);
+  const endStrings = endOfTurnTokens(tok, opts.endTokenIds);
+  const endIds = new Set(endStrings.map((t) => tok.tokenId(t)!));
   const ids: number[] = [];
   const targets: number[] = [];
   const turns: [number, number][] = [];
@@ -278,8 +332,8 @@ export function encodeChat(tok: Tokenizer, messages: readonly ChatMessage[], opt
   const trainFrom = opts.trainFrom ?? 0;
   messages.forEach((m, i) => {
     if (m.role !== 'assistant' || i < trainFrom) return;
-    const prompt = tok.renderChat(messages.slice(0, i), { addGenerationPrompt: true });
-    const full = tok.renderChat(messages.slice(0, i + 1));
+    const prompt = render(tok, messages.slice(0, i), opts, where, true);
+    const full = render(tok, messages.slice(0, i + 1), opts, where);
     if (!prompt.startsWith(consumed) || !full.startsWith(prompt)) {
       throw new DataError(`${where}: the chat template does not render message ${i} as a continuation of the conversation before it; cannot mark the assistant turn`);
     }
@@ -298,20 +352,20 @@ export function encodeChat(tok: Tokenizer, messages: readonly ChatMessage[], opt
     consumed = prompt + completion.slice(0, end);
   });
   if (!turns.length) throw new DataError(`${where}: no assistant turn to train on`);
-  const rendered = tok.renderChat(messages);
+  const rendered = render(tok, messages, opts, where);
   if (!rendered.startsWith(consumed)) throw new DataError(`${where}: the chat template renders the whole conversation differently from its turns`);
   push(rendered.slice(consumed.length), false);
   return { ids, targets: Uint8Array.from(targets), turns };
 }
 
-/** Prompt ids for generation: the conversation rendered with the generation prompt. */
-export function encodePrompt(tok: Tokenizer, prompt: readonly ChatMessage[], where = 'prompt'): number[] {
+/** Prompt ids for generation: the conversation rendered with the generation prompt (and the record's tools). */
+export function encodePrompt(tok: Tokenizer, prompt: readonly ChatMessage[], where = 'prompt', opts: ChatRenderOptions = {}): number[] {
   const specials = Object.keys(tok.specialTokens);
   prompt.forEach((m, i) => {
     const text = typeof m.content === 'string' ? m.content : '';
     for (const s of specials) if (text.includes(s)) fail(where, `messages[${i}].content`, `contains the special token ${s}`, text);
   });
-  return tok.encode(tok.renderChat(prompt, { addGenerationPrompt: true }), { allowSpecial: true });
+  return tok.encode(render(tok, prompt, opts, where, true), { allowSpecial: true });
 }
 
 /** A preference pair as two token sequences that share the prompt; targets mark the completions only. */
@@ -320,11 +374,13 @@ export interface EncodedPair {
   rejected: EncodedChat;
 }
 
-export function encodePreference(tok: Tokenizer, ex: PreferenceExample): EncodedPair {
+/** `opts` apply to every pair (the run's keyword arguments, end ids); the record's own tools are used. */
+export function encodePreference(tok: Tokenizer, ex: PreferenceExample, opts: ChatRenderOptions = {}): EncodedPair {
   const trainFrom = ex.prompt.length;
+  const o = { ...opts, tools: ex.tools ?? opts.tools, trainFrom, where: ex.where };
   return {
-    chosen: encodeChat(tok, [...ex.prompt, ...ex.chosen], { trainFrom, where: ex.where }),
-    rejected: encodeChat(tok, [...ex.prompt, ...ex.rejected], { trainFrom, where: ex.where }),
+    chosen: encodeChat(tok, [...ex.prompt, ...ex.chosen], o),
+    rejected: encodeChat(tok, [...ex.prompt, ...ex.rejected], o),
   };
 }
 

@@ -11,7 +11,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
 import { forward, logSigmoid, startGraph, tokenLogProbs, validMask, weightedMean } from './align-graphs.js';
 import { alignLoop, batchPairs, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
-import { encodePreference, nextTokenLabels, readPreferenceFile, type PreferenceExample } from './chat-data.js';
+import { encodePreference, nextTokenLabels, readPreferenceFile, type ChatRenderOptions, type PreferenceExample } from './chat-data.js';
 import { LogprobScorer } from './logprobs.js';
 import { createTrainer } from './loop.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
@@ -81,10 +81,10 @@ export interface PairSequences {
 }
 
 /** Labelled chosen/rejected sequences (completion tokens only); longer than `seq` → the prompt is cut from the left. */
-export function encodePairs(tok: Tokenizer, examples: readonly PreferenceExample[], seq: number): PairSequences {
+export function encodePairs(tok: Tokenizer, examples: readonly PreferenceExample[], seq: number, render: ChatRenderOptions = {}): PairSequences {
   const out: PairSequences = { chosen: [], rejected: [], truncated: 0 };
   for (const ex of examples) {
-    const e = encodePreference(tok, ex);
+    const e = encodePreference(tok, ex, render);
     const seqOf = (x: { ids: number[]; targets: Uint8Array }): TokenSequence => {
       let ids = x.ids;
       let labels = nextTokenLabels(x.ids, x.targets);
@@ -121,7 +121,8 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
     refWeights = ref.weights;
   }
   const examples = (await Promise.all(o.data.map((f) => readPreferenceFile(f)))).flat();
-  const train = encodePairs(m.tokenizer, examples, T);
+  const render = { chatTemplateKwargs: o.chatTemplateKwargs, endTokenIds: m.endIds };
+  const train = encodePairs(m.tokenizer, examples, T, render);
   const scorer = await LogprobScorer.create(m.config, m.padId, { threads: o.threads });
   if (!o.quiet) console.error(`dpo: ${examples.length} pairs (${train.truncated} sequences cut to ${T} tokens); computing reference log-probs…`);
   const refChosen = await scorer.sequenceLogps(train.chosen, refWeights);
@@ -145,7 +146,7 @@ export async function dpo(o: DpoOptions): Promise<DpoResult> {
   let evaluate: (() => Promise<Record<string, number>>) | undefined;
   let validCount = 0;
   if (o.valid) {
-    const valid = encodePairs(m.tokenizer, await readPreferenceFile(o.valid), T);
+    const valid = encodePairs(m.tokenizer, await readPreferenceFile(o.valid), T, render);
     validCount = valid.chosen.length;
     const vRefC = await scorer.sequenceLogps(valid.chosen, refWeights);
     const vRefR = await scorer.sequenceLogps(valid.rejected, refWeights);

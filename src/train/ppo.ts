@@ -9,7 +9,7 @@ import type { ModelConfig } from '../model/config.js';
 import { loadModelFolder, type Weights } from '../model/folder.js';
 import { generateIds } from '../infer/generate.js';
 import { KolmError } from '../util/errors.js';
-import { endTokenIds, loadChatModel, positiveInt, savePolicy, writeSummary } from './align-common.js';
+import { loadChatModel, positiveInt, savePolicy, writeSummary } from './align-common.js';
 import { declareBatch, declareNetwork, forward, SCORE_WEIGHT, scoreAll, tokenLogProbs, validMask, weightedMean } from './align-graphs.js';
 import { encodePrompt, readPromptFile, type PromptExample } from './chat-data.js';
 import { createTrainer, trainLoop } from './loop.js';
@@ -212,6 +212,8 @@ export interface PpoOptions extends Omit<PpoCoreOptions, 'config' | 'padId' | 'p
   evalPrompts?: string;
   out: string;
   maxPromptTokens?: number;
+  /** Chat template keyword arguments for rendering the prompts. */
+  chatTemplateKwargs?: Readonly<Record<string, unknown>>;
 }
 
 export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: PpoRecord[]; summary: Record<string, unknown> }> {
@@ -241,7 +243,7 @@ export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: P
   const maxPromptTokens = o.maxPromptTokens ?? 192;
   let cut = 0;
   const encode = (examples: PromptExample[]) => examples.map((ex) => {
-    let ids = encodePrompt(m.tokenizer, ex.prompt, ex.where);
+    let ids = encodePrompt(m.tokenizer, ex.prompt, ex.where, { tools: ex.tools, chatTemplateKwargs: o.chatTemplateKwargs });
     if (ids.length > maxPromptTokens) {
       cut++;
       ids = ids.slice(ids.length - maxPromptTokens);
@@ -250,7 +252,7 @@ export async function ppo(o: PpoOptions): Promise<{ modelDir: string; history: P
   });
   const prompts = encode((await Promise.all(o.prompts.map((f) => readPromptFile(f)))).flat());
   const evalPrompts = o.evalPrompts ? encode(await readPromptFile(o.evalPrompts)) : undefined;
-  const stops = endTokenIds(m.tokenizer, m.config);
+  const stops = m.endIds;
   const imEnd = m.tokenizer.tokenId('<|im_end|>');
   const score: ScoreFn = async (rollouts) => {
     if (o.reward === 'exact-match') {

@@ -23,7 +23,7 @@ import { KolmError } from '../util/errors.js';
 import { chunks, type ChatModel } from './align-common.js';
 import { declareBatch, declareNetwork, feedsFor, forward, logSigmoid, scoreAll, SCORE_WEIGHT, weightedMean } from './align-graphs.js';
 import { alignLoop, batchPairs, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
-import { encodePreference, readPreferenceFile, rewardSequence, type PreferenceExample } from './chat-data.js';
+import { encodePreference, readPreferenceFile, rewardSequence, type ChatRenderOptions, type PreferenceExample } from './chat-data.js';
 import { createTrainer } from './loop.js';
 import { buildBatch, planBatches } from './packing.js';
 import type { OptimizerState, TrainModel } from './step.js';
@@ -216,10 +216,10 @@ export interface EncodedPairs {
 }
 
 /** Reward sequences of preference pairs, cut from the left to at most `seq` tokens (the end is what is scored). */
-export function encodeRewardPairs(tok: Tokenizer, examples: readonly PreferenceExample[], seq: number): EncodedPairs {
+export function encodeRewardPairs(tok: Tokenizer, examples: readonly PreferenceExample[], seq: number, render: ChatRenderOptions = {}): EncodedPairs {
   const out: EncodedPairs = { chosen: [], rejected: [], truncated: 0 };
   for (const ex of examples) {
-    const e = encodePreference(tok, ex);
+    const e = encodePreference(tok, ex, render);
     const cut = (ids: number[]) => {
       if (ids.length <= seq) return ids;
       out.truncated++;
@@ -252,7 +252,8 @@ export function rewardInit(m: ChatModel, seed: number): Record<string, { shape: 
 export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTrainResult> {
   const { m, batch: P, seq: T, accumulation, seed } = await startRun(o, 4);
   const examples = (await Promise.all(o.data.map((f) => readPreferenceFile(f)))).flat();
-  const train = encodeRewardPairs(m.tokenizer, examples, T);
+  const render = { chatTemplateKwargs: o.chatTemplateKwargs, endTokenIds: m.endIds };
+  const train = encodeRewardPairs(m.tokenizer, examples, T, render);
   const pairLengths = train.chosen.map((c, i) => Math.max(c.length, train.rejected[i]!.length));
   const plan = (epoch: number) => planBatches(pairLengths, { seq: T, rows: P, seed: seed + epoch, pack: false });
   const { first, steps, next } = epochSteps(plan, { steps: o.steps, epochs: o.epochs, accumulation }, (batch) => {
@@ -283,7 +284,7 @@ export async function trainRewardModel(o: RewardTrainOptions): Promise<RewardTra
     return { accuracy: right / rc.length, margin: margin / rc.length };
   };
   let valid: EncodedPairs | undefined;
-  if (o.valid) valid = encodeRewardPairs(m.tokenizer, await readPreferenceFile(o.valid), T);
+  if (o.valid) valid = encodeRewardPairs(m.tokenizer, await readPreferenceFile(o.valid), T, render);
 
   const saved: { normalization?: RewardNormalization } = {};
   return alignLoop(o, {

@@ -10,7 +10,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
 import { forward, startGraph, tokenLogProbs, validMask } from './align-graphs.js';
 import { alignLoop, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
-import { encodeChat, nextTokenLabels, readChatFile, type ChatExample } from './chat-data.js';
+import { encodeChat, nextTokenLabels, readChatFile, type ChatExample, type ChatRenderOptions } from './chat-data.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
 import { createTrainer } from './loop.js';
 import type { TrainModel } from './step.js';
@@ -35,11 +35,14 @@ export interface EncodedSet {
   targets: number;
 }
 
-/** Tokenize chats into labelled sequences of at most `seq` tokens (longer ones are cut; ones left with no target are dropped). */
-export function encodeChats(tok: Tokenizer, examples: readonly ChatExample[], seq: number): EncodedSet {
+/**
+ * Tokenize chats into labelled sequences of at most `seq` tokens (longer ones are cut; ones left with no target are
+ * dropped); each record's tools and the run's `render` options (keyword arguments, end ids) go to the template.
+ */
+export function encodeChats(tok: Tokenizer, examples: readonly ChatExample[], seq: number, render: ChatRenderOptions = {}): EncodedSet {
   const out: EncodedSet = { sequences: [], truncated: 0, dropped: 0, targets: 0 };
   for (const ex of examples) {
-    const e = encodeChat(tok, ex.messages, { where: ex.where });
+    const e = encodeChat(tok, ex.messages, { ...render, tools: ex.tools ?? render.tools, where: ex.where });
     let ids = e.ids;
     let labels = nextTokenLabels(e.ids, e.targets);
     if (ids.length > seq) {
@@ -72,7 +75,8 @@ export type SftResult = AlignRunResult;
 export async function sft(o: SftOptions): Promise<SftResult> {
   const { m, batch: B, seq: T, accumulation, seed } = await startRun(o, 8);
   const examples = (await Promise.all(o.data.map((f) => readChatFile(f)))).flat();
-  const train = encodeChats(m.tokenizer, examples, T);
+  const render = { chatTemplateKwargs: o.chatTemplateKwargs, endTokenIds: m.endIds };
+  const train = encodeChats(m.tokenizer, examples, T, render);
   if (!train.sequences.length) throw new KolmError(`${o.data.join(', ')}: no conversation has an assistant token to train on`);
   const lengths = train.sequences.map((s) => s.ids.length);
   const plan = (epoch: number) => planBatches(lengths, { seq: T, rows: B, seed: seed + epoch, pack: o.pack ?? true });
@@ -91,7 +95,7 @@ export async function sft(o: SftOptions): Promise<SftResult> {
   let evaluate: (() => Promise<Record<string, number>>) | undefined;
   let validCount = 0;
   if (o.valid) {
-    const valid = encodeChats(m.tokenizer, await readChatFile(o.valid), T);
+    const valid = encodeChats(m.tokenizer, await readChatFile(o.valid), T, render);
     validCount = valid.sequences.length;
     const g = buildSftGraph(m.config, B, T);
     const session = await Session.create({ nll: g.tokenLogps.sum().neg(), tokens: g.metrics!['tokens']! }, { graphName: 'sft_eval', threads: o.threads });

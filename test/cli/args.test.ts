@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { countOption, intOption, intOr, numberOption, numberOr } from '../../src/cli/args.js';
+import { countOption, intOption, intOr, numberOption, numberOr, templateKwargsOption, toolsOption } from '../../src/cli/args.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { KolmError } from '../../src/util/errors.js';
 
 const rejects = (fn: () => unknown, message: string) =>
@@ -44,6 +46,28 @@ test('counts take k/M/G suffixes', () => {
   assert.equal(countOption('vocab-size', undefined), undefined);
   rejects(() => countOption('vocab-size', 'lots', { min: 1 }), '--vocab-size must be an integer >= 1, optionally with a k/M/G suffix (got "lots")');
   rejects(() => countOption('vocab-size', '0', { min: 1 }), '--vocab-size must be an integer >= 1 (got "0")');
+});
+
+test('JSON options: template keyword arguments and a tools file, each error naming the flag and the value', () => {
+  assert.equal(templateKwargsOption('chat-template-kwargs', undefined), undefined);
+  assert.deepEqual(templateKwargsOption('chat-template-kwargs', '{"enable_thinking": false, "n": 2}'), { enable_thinking: false, n: 2 });
+  assert.throws(() => templateKwargsOption('chat-template-kwargs', 'true'), /--chat-template-kwargs must be a JSON object of template variables, got true/);
+  assert.throws(() => templateKwargsOption('chat-template-kwargs', "{'a': 1}"), /--chat-template-kwargs must be a JSON object \(got "\{'a': 1\}": /);
+  assert.throws(() => templateKwargsOption('chat-template-kwargs', '{"add_generation_prompt": false}'), /--chat-template-kwargs: 'add_generation_prompt' is set by the renderer/);
+  const dir = mkdtempSync(join(tmpdir(), 'kolm-args-'));
+  try {
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+    assert.deepEqual(toolsOption('tools', file('ok.json', JSON.stringify(tools))), tools);
+    assert.throws(() => toolsOption('tools', file('bad.json', '[')), /--tools .*bad\.json: not valid JSON/);
+    assert.throws(() => toolsOption('tools', file('obj.json', '{"type": "function"}')), /--tools .*obj\.json must be a JSON array of tools/);
+    assert.throws(() => toolsOption('tools', file('fn.json', '[{"type": "function", "function": {}}]')), /--tools .*fn\.json\[0\] must be \{"type": "function"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('kolm: a bad number fails before any work, naming the flag and the value', async () => {

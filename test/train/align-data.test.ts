@@ -5,8 +5,10 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DataError, encodeChat, encodePreference, nextTokenLabels, parseChatRecord, parsePreferenceRecord, readChatFile, readPreferenceFile, readPromptFile, rewardSequence,
+  DataError, encodeChat, encodePreference, encodePrompt, endOfTurnTokens, nextTokenLabels, parseChatRecord, parsePreferenceRecord, parsePromptRecord, readChatFile, readPreferenceFile, readPromptFile,
+  rewardSequence,
 } from '../../src/train/chat-data.js';
+import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { smallTokenizer } from './align-helpers.js';
 
 const chat = [
@@ -72,6 +74,44 @@ test('prompt/completion records and preference pairs mark only the completion; r
   const implicit = parsePreferenceRecord({ chosen: [...chat.slice(0, 2), { role: 'assistant', content: 'A' }], rejected: [...chat.slice(0, 2), { role: 'assistant', content: 'B' }] }, 'p:2');
   assert.equal(implicit.prompt.length, 2);
   assert.equal(implicit.chosen[0]!.content, 'A');
+});
+
+const LLAMA3_TEMPLATE = "{{ bos_token }}{% for message in messages %}<|start_header_id|>{{ message.role }}<|end_header_id|>\n\n{{ message.content | trim }}<|eot_id|>{% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}";
+
+test('a Llama 3-style template ending turns with the folder’s eos token (<|eot_id|>) is trained on: eos_token or generation_config ids', async () => {
+  const base = await smallTokenizer();
+  const specials = [...Object.keys(base.specialTokens), '<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'];
+  const messages = [{ role: 'user', content: '안녕하세요' }, { role: 'assistant', content: '네, 좋아요.' }];
+  // tokenizer_config.json's eos_token is the turn end (Llama 3 Instruct).
+  const instruct = Tokenizer.fromModel(base.model!, specials, { chatTemplate: LLAMA3_TEMPLATE, bosToken: '<|begin_of_text|>', eosToken: '<|eot_id|>' });
+  const e = encodeChat(instruct, messages);
+  assert.equal(instruct.decode(e.ids), instruct.renderChat(messages));
+  assert.deepEqual(targetSpans(instruct, e.ids, e.targets), ['네, 좋아요.<|eot_id|>']);
+  assert.ok(endOfTurnTokens(instruct).includes('<|eot_id|>'));
+  // eos_token is the document end; only generation_config.json's eos ids name <|eot_id|>.
+  const base3 = Tokenizer.fromModel(base.model!, specials, { chatTemplate: LLAMA3_TEMPLATE, bosToken: '<|begin_of_text|>', eosToken: '<|end_of_text|>' });
+  const eot = base3.tokenId('<|eot_id|>')!;
+  const e3 = encodeChat(base3, messages, { endTokenIds: [base3.tokenId('<|end_of_text|>')!, eot] });
+  assert.deepEqual(targetSpans(base3, e3.ids, e3.targets), ['네, 좋아요.<|eot_id|>']);
+  assert.throws(() => encodeChat(base3, messages, { where: 'l3.jsonl:1' }), /l3\.jsonl:1: the chat template closes assistant message 1 with no end-of-turn token/);
+});
+
+test('tools and template keyword arguments reach the template when encoding chats, prompts and preference pairs', async () => {
+  const tok = await smallTokenizer();
+  const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }];
+  const record = parseChatRecord({ messages: chat.slice(1, 3), tools }, 't:1');
+  assert.deepEqual(record.tools, tools);
+  assert.equal(record.meta['tools'], undefined);
+  const e = encodeChat(tok, record.messages, { tools: record.tools });
+  assert.equal(tok.decode(e.ids), tok.renderChat(record.messages, { tools }));
+  assert.ok(tok.decode(e.ids).startsWith('<|im_start|>tool_list\n'));
+  assert.deepEqual(targetSpans(tok, e.ids, e.targets), ['서울은 대한민국의 수도입니다.<|im_end|><|endofturn|>']);
+  const pref = parsePreferenceRecord({ prompt: '안녕하세요', chosen: '네', rejected: 'I cannot help with that.', tools }, 'p:1');
+  assert.ok(tok.decode(encodePreference(tok, pref).chosen.ids).startsWith('<|im_start|>tool_list\n'));
+  const prompt = parsePromptRecord({ prompt: '안녕하세요', tools }, 'q:1');
+  assert.ok(tok.decode(encodePrompt(tok, prompt.prompt, prompt.where, { tools: prompt.tools })).startsWith('<|im_start|>tool_list\n'));
+  // A template that fails on a record names the record.
+  assert.throws(() => encodeChat(tok, record.messages, { chatTemplateKwargs: { messages: [] }, where: 't:1' }), /t:1: the chat template failed to render the conversation \(.*'messages' is set by the renderer/);
 });
 
 test('user text cannot forge control tokens', async () => {

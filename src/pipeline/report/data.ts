@@ -1,4 +1,5 @@
 /** The inputs: the pretraining corpus (what each stage kept and dropped, the mix), the alignment data mix and the tokenizer. */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeHtml as esc, formatBytes, formatDuration, formatNumber, formatPercent } from '../../util/format.js';
 import { readJson } from '../records.js';
@@ -98,7 +99,7 @@ export function tokenizerSection(c: Ctx): Section | undefined {
       ['type', esc(String(model['type'] ?? '—'))],
       ['merges', esc(formatNumber(merges))],
       ['special tokens', specials.map((t) => `<code>${esc(t)}</code>`).join(' ') || '—'],
-      ['chat template', isObj(cfg) && typeof cfg['chat_template'] === 'string' ? 'yes' : 'no'],
+      ['chat template', existsSync(join(dir, 'chat_template.jinja')) ? 'yes (chat_template.jinja)' : isObj(cfg) && typeof cfg['chat_template'] === 'string' ? 'yes' : 'no'],
     ]));
     numbersOf(c, s).numbers = { vocab_size: vocabSize, merges: merges ?? null, special_tokens: specials.length };
   }
