@@ -46,6 +46,9 @@ export class DataError extends KolmError {
   override name = 'DataError';
 }
 
+/** A template that does not render a conversation as one growing text (its turns cannot be marked in one sequence). */
+class DiscontinuousTemplate extends DataError {}
+
 export interface ChatExample {
   messages: ChatMessage[];
   /** Tools the conversation may call (OpenAI/TRL shape), listed by the chat template. */
@@ -335,7 +338,7 @@ export function encodeChat(tok: Tokenizer, messages: readonly ChatMessage[], opt
     const prompt = render(tok, messages.slice(0, i), opts, where, true);
     const full = render(tok, messages.slice(0, i + 1), opts, where);
     if (!prompt.startsWith(consumed) || !full.startsWith(prompt)) {
-      throw new DataError(`${where}: the chat template does not render message ${i} as a continuation of the conversation before it; cannot mark the assistant turn`);
+      throw new DiscontinuousTemplate(`${where}: the chat template does not render message ${i} as a continuation of the conversation before it; cannot mark the assistant turn`);
     }
     push(prompt.slice(consumed.length), false);
     const completion = full.slice(prompt.length);
@@ -353,9 +356,28 @@ export function encodeChat(tok: Tokenizer, messages: readonly ChatMessage[], opt
   });
   if (!turns.length) throw new DataError(`${where}: no assistant turn to train on`);
   const rendered = render(tok, messages, opts, where);
-  if (!rendered.startsWith(consumed)) throw new DataError(`${where}: the chat template renders the whole conversation differently from its turns`);
+  if (!rendered.startsWith(consumed)) throw new DiscontinuousTemplate(`${where}: the chat template renders the whole conversation differently from its turns`);
   push(rendered.slice(consumed.length), false);
   return { ids, targets: Uint8Array.from(targets), turns };
+}
+
+/**
+ * A conversation as training sequences: one, when the template renders every assistant turn as a continuation of
+ * what came before; otherwise one per assistant turn, each the prompt that turn is generated from (rendered as
+ * inference renders it) followed by the turn — the case of templates that render earlier turns differently from the
+ * last, such as Qwen3's, which keeps reasoning only in the turn after the last user message.
+ */
+export function encodeChatTurns(tok: Tokenizer, messages: readonly ChatMessage[], opts: EncodeChatOptions = {}): EncodedChat[] {
+  try {
+    return [encodeChat(tok, messages, opts)];
+  } catch (err) {
+    if (!(err instanceof DiscontinuousTemplate)) throw err;
+  }
+  const out: EncodedChat[] = [];
+  messages.forEach((m, i) => {
+    if (m.role === 'assistant' && i >= (opts.trainFrom ?? 0)) out.push(encodeChat(tok, messages.slice(0, i + 1), { ...opts, trainFrom: i }));
+  });
+  return out;
 }
 
 /** Prompt ids for generation: the conversation rendered with the generation prompt (and the record's tools). */

@@ -10,7 +10,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KolmError } from '../util/errors.js';
 import { forward, startGraph, tokenLogProbs, validMask } from './align-graphs.js';
 import { alignLoop, epochSteps, startRun, type AlignRunOptions, type AlignRunResult } from './align-loop.js';
-import { encodeChat, nextTokenLabels, readChatFile, type ChatExample, type ChatRenderOptions } from './chat-data.js';
+import { encodeChatTurns, nextTokenLabels, readChatFile, type ChatExample, type ChatRenderOptions, type EncodedChat } from './chat-data.js';
 import { buildBatch, planBatches, type TokenSequence } from './packing.js';
 import { createTrainer } from './loop.js';
 import type { TrainModel } from './step.js';
@@ -42,7 +42,11 @@ export interface EncodedSet {
 export function encodeChats(tok: Tokenizer, examples: readonly ChatExample[], seq: number, render: ChatRenderOptions = {}): EncodedSet {
   const out: EncodedSet = { sequences: [], truncated: 0, dropped: 0, targets: 0 };
   for (const ex of examples) {
-    const e = encodeChat(tok, ex.messages, { ...render, tools: ex.tools ?? render.tools, where: ex.where });
+    for (const e of encodeChatTurns(tok, ex.messages, { ...render, tools: ex.tools ?? render.tools, where: ex.where })) addSequence(e);
+  }
+  return out;
+
+  function addSequence(e: EncodedChat): void {
     let ids = e.ids;
     let labels = nextTokenLabels(e.ids, e.targets);
     if (ids.length > seq) {
@@ -54,12 +58,11 @@ export function encodeChats(tok: Tokenizer, examples: readonly ChatExample[], se
     const n = labels.filter((l) => l !== -100).length;
     if (n === 0) {
       out.dropped++;
-      continue;
+      return;
     }
     out.targets += n;
     out.sequences.push({ ids, labels });
   }
-  return out;
 }
 
 /** `data` and `valid` are chat JSONL (`messages` or prompt/completion records); `batch` is rows per micro-batch. */

@@ -5,11 +5,12 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DataError, encodeChat, encodePreference, encodePrompt, endOfTurnTokens, nextTokenLabels, parseChatRecord, parsePreferenceRecord, parsePromptRecord, readChatFile, readPreferenceFile, readPromptFile,
+  DataError, encodeChat, encodeChatTurns, encodePreference, encodePrompt, endOfTurnTokens, nextTokenLabels, parseChatRecord, parsePreferenceRecord, parsePromptRecord, readChatFile, readPreferenceFile, readPromptFile,
   rewardSequence,
 } from '../../src/train/chat-data.js';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { smallTokenizer } from './align-helpers.js';
+import { publishedDir } from '../tokenizer/tokenizer-helpers.js';
 
 const chat = [
   { role: 'system', content: '당신은 친절한 도우미입니다.' },
@@ -162,4 +163,28 @@ test('bad data lines give errors naming file, line and field', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('Qwen3\'s published template (reasoning kept only in the last turn) trains one sequence per assistant turn, each the prompt inference renders plus that turn', async () => {
+  const tok = await Tokenizer.load(publishedDir('qwen3'));
+  const messages = [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: '2+2?' },
+    { role: 'assistant', content: '4' },
+    { role: 'user', content: '3+3은?' },
+    { role: 'assistant', content: '6입니다.' },
+  ];
+  assert.throws(() => encodeChat(tok, messages), /does not render message 4 as a continuation/);
+  const seqs = encodeChatTurns(tok, messages, { where: 'qwen3.jsonl:1' });
+  assert.equal(seqs.length, 2);
+  for (const [k, i] of [[0, 2], [1, 4]] as const) {
+    const e = seqs[k]!;
+    const prompt = tok.encode(tok.renderChat(messages.slice(0, i), { addGenerationPrompt: true }), { allowSpecial: true });
+    const firstTarget = e.targets.indexOf(1);
+    assert.deepEqual(e.ids.slice(0, firstTarget), prompt, `turn ${i}: the prompt is what inference renders`);
+    const target = tok.decode(e.ids.filter((_, j) => e.targets[j] === 1));
+    assert.equal(target, `<think>\n\n</think>\n\n${messages[i]!.content}<|im_end|>`, `turn ${i}: the answer as the model generates it`);
+  }
+  // A template that renders conversations as one growing text still gives one sequence.
+  assert.equal(encodeChatTurns(await smallTokenizer(), messages).length, 1);
 });
