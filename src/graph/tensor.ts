@@ -119,6 +119,11 @@ export class Tensor {
   }
   cast(to: DType): Tensor { return to === this.dtype ? this : this.graph.apply('cast', [this], { to }); }
   /** Batched matrix product over the last two axes, batch axes broadcast; optional transposes of either operand. */
+  /** this [..., K] by a block-quantized weight [N, K] (packed `blocks`, `scales`; graph/ops/quantized.ts) → [..., N]. */
+  matmulNBits(blocks: Tensor, scales: Tensor, attrs: { K: number; N: number; bits: 4 | 8; blockSize: number; accuracyLevel?: number }): Tensor {
+    return this.graph.apply('matmulNBits', [this, blocks, scales], { accuracyLevel: 0, ...attrs });
+  }
+
   matmul(other: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
     const a = opts.transA ? this.mT : this;
     const b = opts.transB ? other.mT : other;

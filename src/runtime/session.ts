@@ -90,7 +90,7 @@ export class Session {
   }
 }
 
-const ORT_TYPES: Record<DType, ort.Tensor.Type> = { float32: 'float32', int64: 'int64', bool: 'bool' };
+const ORT_TYPES: Record<DType, ort.Tensor.Type> = { float32: 'float32', int64: 'int64', bool: 'bool', uint8: 'uint8' };
 
 export function toOrt(value: FeedValue, dtype: DType, name = 'value'): ort.Tensor {
   if (value instanceof ort.Tensor) {
@@ -104,6 +104,7 @@ export function toOrt(value: FeedValue, dtype: DType, name = 'value'): ort.Tenso
   if (dtype === 'int64') {
     return new ort.Tensor('int64', data instanceof BigInt64Array ? data : BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v)), dims);
   }
+  if (dtype === 'uint8') return new ort.Tensor('uint8', data instanceof Uint8Array ? data : Uint8Array.from(data as ArrayLike<number>), dims);
   return new ort.Tensor('bool', Uint8Array.from(data as ArrayLike<number>, (v) => (v ? 1 : 0)), dims);
 }
 
