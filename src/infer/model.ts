@@ -42,7 +42,7 @@ export class LanguageModel implements InferenceRuntime {
   static async load(dir: string, opts: SessionConfig = {}): Promise<LanguageModel> {
     // The folder first, so a path that is not a model folder is reported as such (config.json), never as a
     // missing tokenizer file depending on which read fails first.
-    const model = await loadModelFolder(dir);
+    const model = await loadModelFolder(dir, { quantized: true });
     const tokenizer = await Tokenizer.load(dir);
     if (tokenizer.vocabSize > model.config.vocab_size) {
       throw new KolmError(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but config.json vocab_size is ${model.config.vocab_size}`);

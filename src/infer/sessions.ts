@@ -8,7 +8,7 @@ import { Session, type ExecutionProvider } from '../runtime/session.js';
 import type { ModelConfig } from '../model/config.js';
 import { declareDecode, declarePrefill } from '../model/graphs.js';
 import { packWeights } from '../model/linear.js';
-import { expandQuantized, quantPlanOf, type QuantizedMatrix } from '../model/quantize.js';
+import { DEFAULT_ACCURACY_LEVEL, expandQuantized, quantPlanOf, type QuantizedMatrix } from '../model/quantize.js';
 
 export interface InferenceSessions {
   prefill: Session;
@@ -34,7 +34,7 @@ type Weights = Record<string, NDArray | { shape: readonly number[]; data: Float3
 
 export async function createInferenceSessions(c: ModelConfig, weights: Weights, opts: SessionConfig = {}): Promise<InferenceSessions> {
   const common = { spinning: false, executionProvider: opts.executionProvider };
-  const accuracyLevel = opts.accuracyLevel ?? 4;
+  const accuracyLevel = opts.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL;
   const quant = quantPlanOf(weights);
   const initializers = expandQuantized(weights) as Record<string, NDArray>;
   const prefill = (lastOnly: boolean, name: string) => {

@@ -31,6 +31,12 @@ export function isQuantized(w: unknown): w is QuantizedMatrix {
 
 export const BLOCK_SIZES = [32, 64, 128] as const;
 
+/**
+ * MatMulNBits' accuracy_level kolm runs quantized weights at: 4 quantizes activations to int8 per block (as llama.cpp
+ * does for its quantized types on CPU), the fast path of ONNX Runtime's kernels.
+ */
+export const DEFAULT_ACCURACY_LEVEL = 4;
+
 /** Round to the nearest binary16 value (how ggml stores a block's scale). */
 const toF16 = (x: number): number => f16BitsToF32(f32ToF16Bits(x));
 const fround = Math.fround;
