@@ -18,7 +18,7 @@ import { sequenceFeeds } from '../model/feeds.js';
 import { loadModelFolder } from '../model/folder.js';
 import { declarePrefill } from '../model/graphs.js';
 import { configBiases, denseLinear, matrixProduct } from '../model/linear.js';
-import { DEFAULT_ACCURACY_LEVEL, expandQuantized, quantPlanOf, type QuantPlan } from '../model/quantize.js';
+import { DEFAULT_ACCURACY_LEVEL, expandQuantized, quantizedOutputHead, quantPlanOf, type QuantPlan } from '../model/quantize.js';
 import { Session } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
 
@@ -63,9 +63,11 @@ const sessions = new WeakMap<LanguageModel, Promise<Session>>();
 export function scoringSession(model: LanguageModel, threads?: number): Promise<Session> {
   let s = sessions.get(model);
   if (!s) {
-    s = loadModelFolder(model.dir, { quantized: true }).then(({ weights }) =>
-      Session.create(scoringGraph(model.config, quantPlanOf(weights)), { initializers: expandQuantized(weights) as unknown as Record<string, NDArray>, graphName: 'score_positions', threads }),
-    );
+    s = loadModelFolder(model.dir, { quantized: true }).then((folder) => {
+      // The same products as generation: a quantized tied model scores through its quantized output head.
+      const { config, weights } = quantizedOutputHead(folder.config, folder.weights);
+      return Session.create(scoringGraph(config, quantPlanOf(weights)), { initializers: expandQuantized(weights) as unknown as Record<string, NDArray>, graphName: 'score_positions', threads });
+    });
     sessions.set(model, s);
   }
   return s;

@@ -24,20 +24,19 @@ import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
 import { BYTE_TO_CHAR } from '../tokenizer/byte-level.js';
 import { KolmError } from '../util/errors.js';
 import { readPublishedVocab } from './gguf-vocab.js';
+import { GGUF_EXPORT_TYPES, ggufTensors, quantizedExportType, type GgufExportType } from './gguf-tensors.js';
 import { readGguf, type GgufFile } from '../formats/gguf/reader.js';
 import { writeGguf, type GgufWriteTensor } from '../formats/gguf/writer.js';
-import { ggufToHfName, hfShapeToGguf, hfToGgufName, permuteForGguf, unpermuteFromGguf } from '../formats/gguf/names.js';
-import { QK8_0 } from '../formats/gguf/quant.js';
-import type { GgufValue, GgufWriteType } from '../formats/gguf/types.js';
+import { ggufToHfName, hfToGgufName, unpermuteFromGguf } from '../formats/gguf/names.js';
+import type { GgufValue } from '../formats/gguf/types.js';
 
-export type GgufExportType = 'f32' | 'f16' | 'q8_0';
-export const GGUF_EXPORT_TYPES: readonly GgufExportType[] = ['f32', 'f16', 'q8_0'];
+export { GGUF_EXPORT_TYPES, type GgufExportType } from './gguf-tensors.js';
 
 /** llama.cpp's llama_token_type (gguf-py TokenType). */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
 /** llama_ftype values written as general.file_type. */
-const FILE_TYPE: Record<GgufExportType, number> = { f32: 0, f16: 1, q8_0: 7 };
+const FILE_TYPE: Record<GgufExportType, number> = { f32: 0, f16: 1, q8_0: 7, q4_0: 2 };
 
 /** The pre-tokenizer name llama.cpp knows for the Qwen2 split pattern kolm tokenizers use. */
 export const GGUF_PRE_TOKENIZER = 'qwen2';
@@ -239,13 +238,6 @@ export function ggufMetadata(c: ModelConfig, tok: TokenizerFiles, opts: { name: 
   return md;
 }
 
-/** Storage type of one tensor: norms stay F32 (as llama.cpp's converter keeps 1-D tensors); Q8_0 needs rows of 32. */
-function tensorType(shape: readonly number[], type: GgufExportType): GgufWriteType {
-  if (shape.length < 2 || type === 'f32') return 'F32';
-  if (type === 'f16') return 'F16';
-  return shape[shape.length - 1]! % QK8_0 === 0 ? 'Q8_0' : 'F16';
-}
-
 export interface GgufExportOptions {
   type?: GgufExportType;
   /** general.name (default: the folder's name). */
@@ -263,22 +255,20 @@ export interface GgufExportSummary {
 
 /** Write the model folder `modelDir` as a GGUF file llama.cpp loads (atomically: temp file + rename). */
 export async function exportGguf(modelDir: string, outFile: string, opts: GgufExportOptions = {}): Promise<GgufExportSummary> {
-  const type = opts.type ?? 'f16';
-  if (!GGUF_EXPORT_TYPES.includes(type)) throw new KolmError(`GGUF export: --type must be one of ${GGUF_EXPORT_TYPES.join(', ')}, got ${JSON.stringify(type)}`);
+  if (opts.type !== undefined && !GGUF_EXPORT_TYPES.includes(opts.type)) throw new KolmError(`GGUF export: --type must be one of ${GGUF_EXPORT_TYPES.join(', ')}, got ${JSON.stringify(opts.type)}`);
   const source = join(modelDir, 'config.json');
-  const model = await loadModelFolder(modelDir);
+  const model = await loadModelFolder(modelDir, { quantized: true });
   const c = model.config;
+  // A quantized folder's layers are written as they are: its type is fixed.
+  const fixed = quantizedExportType(model.weights, source);
+  if (fixed && opts.type !== undefined && opts.type !== fixed) throw new KolmError(`${source}: the folder is quantized, so its GGUF type is ${fixed}, not ${opts.type}; export the float folder for other types`);
+  const type = fixed ?? opts.type ?? 'f16';
   assertLlamaExpressible(c, source);
   const tok = await readTokenizerFiles(modelDir, c);
   const metadata = ggufMetadata(c, tok, { name: opts.name ?? basename(resolve(modelDir)), type, source });
   // Only llama.cpp's `llama` rotates adjacent pairs; `qwen2`/`qwen3` rotate halves as HF does (no permutation).
   const permute = ggufArchitecture(c) === 'llama';
-  const tensors: GgufWriteTensor[] = paramSpecs(c).map((spec) => {
-    let dense = { shape: [...spec.shape], data: model.weights[spec.name]!.data };
-    if (permute && /\.self_attn\.q_proj\.(weight|bias)$/.test(spec.name)) dense = permuteForGguf(dense, c.num_attention_heads);
-    else if (permute && /\.self_attn\.k_proj\.(weight|bias)$/.test(spec.name)) dense = permuteForGguf(dense, c.num_key_value_heads);
-    return { name: hfToGgufName(spec.name), shape: hfShapeToGguf(dense.shape), type: tensorType(dense.shape, type), data: dense.data };
-  });
+  const tensors: GgufWriteTensor[] = ggufTensors(c, model.weights, type, permute);
   if (c.rope_scaling?.rope_type === 'llama3') {
     const s = c.rope_scaling;
     const factors = Float32Array.from(ropeFrequencies({ ...c, rope_scaling: null }).invFreq, (f) => llama3Factor(s, f));
@@ -287,7 +277,7 @@ export async function exportGguf(modelDir: string, outFile: string, opts: GgufEx
   await writeGguf(outFile, { metadata, tensors });
   const tensorTypes: Record<string, number> = {};
   for (const t of tensors) tensorTypes[t.type] = (tensorTypes[t.type] ?? 0) + 1;
-  return { file: outFile, type, tensors: tensors.length, metadataKeys: metadata.length + (tensorTypes['Q8_0'] ? 1 : 0), tensorTypes };
+  return { file: outFile, type, tensors: tensors.length, metadataKeys: metadata.length + (tensorTypes['Q8_0'] || tensorTypes['Q4_0'] ? 1 : 0), tensorTypes };
 }
 
 // ---------------------------------------------------------------------------------------------------------- import

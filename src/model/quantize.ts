@@ -160,3 +160,19 @@ export function expandQuantized<W>(weights: Record<string, W | QuantizedMatrix>)
   }
   return out;
 }
+
+/**
+ * How a quantized model with tied embeddings runs: the output product on a quantized copy of the embedding (as
+ * llama.cpp's quantized token_embd serves both), since it is the largest product of a decode step; the lookup keeps
+ * the float rows. Float models and untied ones are returned as they are.
+ */
+export function quantizedOutputHead<C extends { tie_word_embeddings: boolean; vocab_size: number; hidden_size: number }, W>(
+  c: C,
+  weights: Record<string, W | QuantizedMatrix>,
+): { config: C; weights: Record<string, W | QuantizedMatrix> } {
+  const scheme = Object.values(weights).find(isQuantized);
+  const embed = weights['model.embed_tokens.weight'] as { data: ArrayLike<number> } | undefined;
+  if (!c.tie_word_embeddings || !scheme || !embed || c.hidden_size % scheme.blockSize !== 0) return { config: c, weights };
+  const head = quantizeMatrix(embed.data, [c.vocab_size, c.hidden_size], scheme.bits, scheme.blockSize);
+  return { config: { ...c, tie_word_embeddings: false }, weights: { ...weights, 'lm_head.weight': head } };
+}

@@ -104,11 +104,11 @@ test('write → read round trip: metadata of every type, F32 bit-exact, F16 as c
   }
   assert.equal(readFileSync(p).length, expected, 'the last tensor is padded too');
   const f32 = await g.readTensor('token_embd.weight');
-  assert.deepEqual(new Uint8Array(f32.buffer), new Uint8Array(tensors[0]!.data.buffer), 'F32 bit-identical');
+  assert.deepEqual(new Uint8Array(f32.buffer), new Uint8Array(tensors[0]!.data!.buffer), 'F32 bit-identical');
   const special = await g.readTensor('output_norm.weight');
-  assert.deepEqual(new Uint8Array(special.buffer), new Uint8Array(tensors[2]!.data.buffer));
+  assert.deepEqual(new Uint8Array(special.buffer), new Uint8Array(tensors[2]!.data!.buffer));
   const f16 = await g.readTensor('blk.0.attn_q.weight');
-  tensors[1]!.data.forEach((x, i) => assert.equal(f16[i], Math.fround(f16BitsToF32(f32ToF16Bits(x)))));
+  tensors[1]!.data!.forEach((x, i) => assert.equal(f16[i], Math.fround(f16BitsToF32(f32ToF16Bits(x)))));
   assert.deepEqual([...(await g.readTensor('blk.0.ffn_down.weight'))], [65504, 2 ** -24, -Infinity]);
   await assert.rejects(g.readTensor('nope'), /no tensor named "nope"/);
 });
