@@ -10,8 +10,8 @@ import type { ModelConfig } from '../model/config.js';
 import type { FolderWeights } from '../model/folder.js';
 import { paramSpecs } from '../model/params.js';
 import { isQuantized, quantizeMatrix, type QuantizedMatrix } from '../model/quantize.js';
-import { hfShapeToGguf, hfToGgufName, permuteForGguf } from '../formats/gguf/names.js';
-import { ggmlFromBlocks, QK8_0 } from '../formats/gguf/quant.js';
+import { hfShapeToGguf, hfToGgufName, permuteForGguf, unpermuteFromGguf } from '../formats/gguf/names.js';
+import { blocksFromGgml, ggmlFromBlocks, QK8_0 } from '../formats/gguf/quant.js';
 import type { GgufWriteType } from '../formats/gguf/types.js';
 import type { GgufWriteTensor } from '../formats/gguf/writer.js';
 
@@ -34,10 +34,11 @@ function floatType(name: string, shape: readonly number[], type: GgufExportType)
   return type === 'q4_0' && name !== 'lm_head.weight' ? 'Q4_0' : 'Q8_0';
 }
 
-/** Rows of a quantized matrix in a new order (each row's blocks and scales move together). */
-function permuteQuantizedRows(m: QuantizedMatrix, nHead: number): QuantizedMatrix {
+/** q/k rows of a quantized matrix permuted as `permuteForGguf` (or, `inverse`, `unpermuteFromGguf`) permutes floats. */
+export function permuteQuantizedRows(m: QuantizedMatrix, nHead: number, inverse = false): QuantizedMatrix {
   const [rows, cols] = m.shape;
-  const order = permuteForGguf({ shape: [rows], data: Float32Array.from({ length: rows }, (_, i) => i) }, nHead).data;
+  const index = { shape: [rows], data: Float32Array.from({ length: rows }, (_, i) => i) };
+  const order = (inverse ? unpermuteFromGguf : permuteForGguf)(index, nHead).data;
   const rowBytes = m.blocks.length / rows;
   const rowScales = m.scales.length / rows;
   const blocks = new Uint8Array(m.blocks.length);
@@ -67,4 +68,17 @@ export function ggufTensors(c: ModelConfig, weights: FolderWeights, type: GgufEx
     const q = quantizeMatrix(dense.data, dense.shape as [number, number], 4, QK8_0);
     return { name, shape, type: storage, encoded: ggmlFromBlocks(4, q.blocks, q.scales) };
   });
+}
+
+/** Linear layers (and an untied output) as stored: kept quantized on import when they all share one of these types. */
+export const KEPT_QUANTIZED = ['Q8_0', 'Q4_0'] as const;
+
+/**
+ * The quantized layer a Q8_0/Q4_0 GGUF tensor is: its blocks moved into MatMulNBits' layout bit for bit, llama's q/k
+ * rows back in HF's order (`heads` > 0).
+ */
+export function quantizedFromGgml(type: (typeof KEPT_QUANTIZED)[number], bytes: Uint8Array, shape: readonly [number, number], heads: number): QuantizedMatrix {
+  const { bits, blocks, scales } = blocksFromGgml(type, bytes, shape[0] * shape[1]);
+  const m: QuantizedMatrix = { kind: 'nbits', bits, blockSize: 32, shape: [shape[0], shape[1]], blocks, scales };
+  return heads ? permuteQuantizedRows(m, heads, true) : m;
 }

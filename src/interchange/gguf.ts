@@ -16,7 +16,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { ARCHITECTURES, isHyperClovaX, validateConfig, type ModelConfig, type RopeScaling } from '../model/config.js';
 import { ropeFrequencies, llama3Factor } from '../model/rope.js';
-import { loadModelFolder, saveModelFolder, type Weights } from '../model/folder.js';
+import { loadModelFolder, saveModelFolder, type FolderWeights } from '../model/folder.js';
+import { quantizationConfig } from '../model/compressed-tensors.js';
 import { paramSpecs } from '../model/params.js';
 import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenizerJsonText, type AddedToken } from '../tokenizer/hf-format.js';
 import { DEFAULT_CHAT_TEMPLATE } from '../tokenizer/chat-template.js';
@@ -24,7 +25,7 @@ import { SPECIAL_TOKENS } from '../tokenizer/special-tokens.js';
 import { BYTE_TO_CHAR } from '../tokenizer/byte-level.js';
 import { KolmError } from '../util/errors.js';
 import { readPublishedVocab } from './gguf-vocab.js';
-import { GGUF_EXPORT_TYPES, ggufTensors, quantizedExportType, type GgufExportType } from './gguf-tensors.js';
+import { GGUF_EXPORT_TYPES, ggufTensors, KEPT_QUANTIZED, quantizedExportType, quantizedFromGgml, type GgufExportType } from './gguf-tensors.js';
 import { readGguf, type GgufFile } from '../formats/gguf/reader.js';
 import { writeGguf, type GgufWriteTensor } from '../formats/gguf/writer.js';
 import { ggufToHfName, hfToGgufName, unpermuteFromGguf } from '../formats/gguf/names.js';
@@ -349,7 +350,7 @@ export interface GgufImportSummary {
   dir: string;
   config: ModelConfig;
   tensors: number;
-  /** ggml types found in the file, with counts (quantized ones were dequantized to float32). */
+  /** ggml types found in the file, with counts (Q8_0/Q4_0 linear layers of one type stay quantized; others become float32). */
   tensorTypes: Record<string, number>;
 }
 
@@ -441,7 +442,14 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
       throw new KolmError(`${file}: tensor "${t.name}" (${hf}) is not implied by the metadata (layers, tied embeddings)`);
     }
   }
-  const weights: Weights = {};
+  // Linear layers that all share Q8_0 or Q4_0 stay quantized (an int8/int4 folder with groups of 32); other types
+  // are dequantized to float32.
+  const linear = (name: string) => /_proj\.weight$/.test(name);
+  const linearTypes = new Set(specs.filter((s) => linear(s.name)).map((s) => g.tensors.find((t) => t.name === hfToGgufName(s.name))?.type));
+  const kept = linearTypes.size === 1 ? KEPT_QUANTIZED.find((t) => linearTypes.has(t)) : undefined;
+  const outputType = g.tensors.find((t) => t.name === 'output.weight')?.type;
+  const keep = (name: string) => kept !== undefined && (linear(name) || (name === 'lm_head.weight' && outputType === kept));
+  const weights: FolderWeights = {};
   const tensorTypes: Record<string, number> = {};
   for (const [ggufName, spec] of expected) {
     const info = g.tensors.find((t) => t.name === ggufName);
@@ -451,6 +459,11 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
       throw new KolmError(`${file}: tensor "${ggufName}" has HF shape [${hfShape}], the metadata implies [${spec.shape}]`);
     }
     tensorTypes[info.type] = (tensorTypes[info.type] ?? 0) + 1;
+    const heads = arch !== 'llama' ? 0 : /\.self_attn\.q_proj\.weight$/.test(spec.name) ? config.num_attention_heads : /\.self_attn\.k_proj\.weight$/.test(spec.name) ? config.num_key_value_heads : 0;
+    if (keep(spec.name)) {
+      weights[spec.name] = quantizedFromGgml(kept!, await g.readTensorBytes(ggufName), spec.shape as [number, number], heads);
+      continue;
+    }
     let dense = { shape: hfShape, data: await g.readTensor(ggufName) };
     if (arch === 'llama' && /\.self_attn\.q_proj\.(weight|bias)$/.test(spec.name)) dense = unpermuteFromGguf(dense, config.num_attention_heads);
     else if (arch === 'llama' && /\.self_attn\.k_proj\.(weight|bias)$/.test(spec.name)) dense = unpermuteFromGguf(dense, config.num_key_value_heads);
@@ -479,11 +492,12 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
     eosToken: nameOf(eos, SPECIAL_TOKENS.endOfText),
     padToken: nameOf(pad, SPECIAL_TOKENS.pad),
   };
-  await saveModelFolder(outDir, config, weights, {
+  const quantized = kept ? { ...config, quantization_config: quantizationConfig({ bits: kept === 'Q8_0' ? 8 : 4, groupSize: 32, ignore: !config.tie_word_embeddings && !keep('lm_head.weight') ? ['lm_head'] : [] }) } : config;
+  await saveModelFolder(outDir, quantized as ModelConfig, weights, {
     extraFiles: {
       'tokenizer.json': tokenizerJsonText(vocab, merges, added),
       'tokenizer_config.json': tokenizerConfigText(added, tokenizerConfig),
     },
   });
-  return { dir: outDir, config, tensors: expected.size, tensorTypes };
+  return { dir: outDir, config: quantized as ModelConfig, tensors: expected.size, tensorTypes };
 }
