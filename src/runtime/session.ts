@@ -32,7 +32,8 @@ const compiled = new Map<string, Promise<ort.InferenceSession>>();
  */
 export class Session {
   private constructor(
-    readonly model: OnnxModel,
+    /** The graph's interface (the model's bytes are not kept: ORT holds the weights once compiled). */
+    readonly model: Pick<OnnxModel, 'inputs' | 'outputs'>,
     private readonly session: ort.InferenceSession,
   ) {}
 
@@ -59,7 +60,7 @@ export class Session {
     } catch (err) {
       throw new KolmError(`ONNX Runtime rejected graph '${options.graphName ?? 'kolm'}': ${(err as Error).message}`);
     }
-    return new Session(model, session);
+    return new Session({ inputs: model.inputs, outputs: model.outputs }, session);
   }
 
   get inputNames(): string[] {

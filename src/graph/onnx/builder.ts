@@ -11,7 +11,11 @@ export type AttrValue = number | string | number[] | { float: number };
 
 /** Raw little-endian bytes of a tensor in its ONNX dtype. */
 export function tensorBytes(value: NDArray): Uint8Array {
-  if (value.dtype === 'float32') return new Uint8Array(Float32Array.from(value.data).buffer);
+  // ONNX raw data is little-endian, as every host ORT runs on is: a Float32Array is viewed, not copied.
+  if (value.dtype === 'float32') {
+    const f = value.data instanceof Float32Array ? value.data : Float32Array.from(value.data);
+    return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+  }
   if (value.dtype === 'int64') return new Uint8Array(BigInt64Array.from(value.data, (v) => BigInt(v)).buffer);
   if (value.dtype === 'uint8') return value.data instanceof Uint8Array ? value.data : Uint8Array.from(value.data);
   return Uint8Array.from(value.data, (v) => (v ? 1 : 0));
