@@ -278,7 +278,7 @@ test('hostile GGUF files fail with a KolmError naming the field, without giant a
   writeFileSync(file('qk.gguf'), bf.pad(32).raw(new Array(144).fill(0)).build());
   const g = await readGguf(file('qk.gguf'));
   assert.equal(g.tensors[0]!.byteLength, 144, 'Q4_K headers validate');
-  await assert.rejects(g.readTensor('t'), /tensor "t" has type Q4_K; kolm dequantizes F32, F16, BF16 and Q8_0/);
+  await assert.rejects(g.readTensor('t'), /tensor "t" has type Q4_K; kolm dequantizes F32, F16, BF16, Q8_0 and Q4_0/);
 });
 
 test('a header longer than the first read (large vocabulary) is read in growing steps', async () => {
