@@ -1,7 +1,8 @@
 /**
- * `kolm bench decode [--model DIR | --preset micro|small] [--json]`: prefill and decode tokens/s of kolm's generation
- * (batch 1 and batch 8) next to llama.cpp (node-llama-cpp) running the same weights exported to GGUF f32 in the
- * same run, with ratios. `--profile DIR` adds ORT's per-op profile of kolm's decode steps.
+ * `kolm bench decode [--model DIR | --preset micro|small|…] [--quantize int8|int4] [--json]`: prefill and decode
+ * tokens/s of kolm's generation (batch 1 and batch 8) next to llama.cpp (node-llama-cpp) running the same weights in
+ * the same run, with ratios: a float folder exported to GGUF f32, a quantized one (or `--quantize`) as the Q8_0/Q4_0
+ * blocks it holds. `--profile DIR` adds ORT's per-op profile of kolm's decode steps.
  *
  * Both engines are timed the same way: the time to the first new token is the prefill (prompt evaluation plus one
  * greedy pick); the time from the first to the last of N+1 new tokens is N decode steps. Batch 8 runs 8 different
@@ -20,7 +21,9 @@ import { gunzipSync } from 'node:zlib';
 import { makeConfig, type ModelConfig } from '../src/model/config.js';
 import { initParams, parameterCount } from '../src/model/params.js';
 import { PRESETS } from '../src/model/presets.js';
-import { saveModelFolder, type Weights } from '../src/model/folder.js';
+import { loadConfig, saveModelFolder, type Weights } from '../src/model/folder.js';
+import { folderQuantization } from '../src/model/compressed-tensors.js';
+import { quantizeFolder } from '../src/model/quantize-folder.js';
 import { trainTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { TrainStep } from '../src/train/step.js';
 import { buildLmGraph, windowsToBatch } from '../src/train/lm.js';
@@ -306,11 +309,12 @@ export async function run(argv: string[]): Promise<void> {
       repeats: { type: 'string', default: '3' },
       threads: { type: 'string' },
       profile: { type: 'string' },
+      quantize: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
-  const usage = 'usage: kolm bench decode (--model DIR | --preset micro|small) [--prompt-tokens 128] [--new-tokens 64] [--batch 8] [--repeats 3] [--threads N] [--profile DIR] [--json]';
+  const usage = 'usage: kolm bench decode (--model DIR | --preset micro|small|seed-0.5b|…) [--quantize int8|int4] [--prompt-tokens 128] [--new-tokens 64] [--batch 8] [--repeats 3] [--threads N] [--profile DIR] [--json]';
   if (values.help || (!values.model && !values.preset)) {
     console.log(usage);
     if (!values.help) process.exitCode = 1;
@@ -322,73 +326,77 @@ export async function run(argv: string[]): Promise<void> {
   const B = int('batch', 2);
   const repeats = int('repeats', 1);
   const threads = values.threads === undefined ? undefined : int('threads', 1);
+  const quantization = values.quantize;
+  if (quantization !== undefined && quantization !== 'int8' && quantization !== 'int4') throw new KolmError(`--quantize must be int8 or int4 (got "${quantization}")`);
 
   const { llamaCpp } = await loadPeers<{ llamaCpp: NodeLlamaCpp }>('decode', { llamaCpp: { pkg: 'node-llama-cpp', load: () => import('node-llama-cpp') } });
   const loadStart = loadavg()[0]!;
   const work = await mkdtemp(join(tmpdir(), 'kolm-bench-decode-'));
   try {
-    const modelDir = values.model ?? join(work, 'model');
+    let modelDir = values.model ?? join(work, 'model');
     if (!values.model) await presetFolder(values.preset!, modelDir);
-    const gguf = join(work, 'model-f32.gguf');
-    await exportGguf(modelDir, gguf, { type: 'f32' });
+    if (quantization) {
+      await quantizeFolder(modelDir, join(work, 'quantized'), { bits: quantization === 'int8' ? 8 : 4 });
+      modelDir = join(work, 'quantized');
+    }
+    // llama.cpp runs the same weights: a quantized folder as the Q8_0/Q4_0 blocks it holds, a float one in f32.
+    const gguf = join(work, 'model.gguf');
+    const ggufType = (await exportGguf(modelDir, gguf, { type: folderQuantization(await loadConfig(modelDir), modelDir) ? undefined : 'f32' })).type;
 
-    const model = await loadModel(modelDir, threads === undefined ? {} : { threads, decodeThreads: threads });
+    const model = await loadModel(modelDir, threads === undefined ? { threads: 1, decodeThreads: 1 } : { threads, decodeThreads: threads });
     const c = model.config;
     if (P + N + 1 > c.max_position_embeddings) throw new KolmError(`--prompt-tokens + --new-tokens exceed the model's context (${c.max_position_embeddings})`);
     const prompts = promptsOf(model.tokenizer, B, P);
     const one = prompts.slice(0, 1);
 
-    // Decode runs on one thread in both engines (kolm's default: a decode step is hundreds of small kernels) or on
-    // --threads. Prefill is timed on one thread and on all cores (or on --threads) in both engines and each engine's
-    // faster setting is reported: on a busy machine ggml's spinning thread pool can collapse with more threads than
-    // free cores, and neither engine should be judged by a setting that is bad for it there.
-    const decodeThreads = threads ?? 1;
-    const prefillThreadSet = threads === undefined ? [...new Set([1, cpus().length])] : [threads];
-    const kolmPrefill = new Map<number, LanguageModel>();
-    for (const t of prefillThreadSet) kolmPrefill.set(t, t === (threads ?? cpus().length) ? model : await loadModel(modelDir, { threads: t, decodeThreads }));
+    // Each engine runs at every thread count of the set (1 and all cores, or --threads) and is reported at its best,
+    // separately for prefill, decode and batched decode: on a busy machine ggml's spinning thread pool can collapse
+    // with more threads than free cores, and a decode step of small kernels often runs best on one thread, so neither
+    // engine is judged by a setting that is bad for it here.
+    const threadSet = threads === undefined ? [...new Set([1, cpus().length])] : [threads];
+    const kolmBy = new Map<number, LanguageModel>();
+    for (const t of threadSet) kolmBy.set(t, t === (threads ?? 1) ? model : await loadModel(modelDir, { threads: t, decodeThreads: t }));
     const llama = await llamaCpp.getLlama({ gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: llamaCpp.LlamaLogLevel.error });
     const lmodel = await llama.loadModel({ modelPath: gguf });
     const contextSize = Math.ceil((P + N + 8) / 256) * 256;
     const batchSize = Math.max(512, P);
-    const llamaPrefill = new Map<number, LlamaContextSequence[]>();
+    const llamaBy = new Map<number, LlamaContextSequence[]>();
     const contexts = [];
-    for (const t of prefillThreadSet) {
-      const context = await lmodel.createContext({ contextSize, sequences: 1, batchSize, threads: t });
+    for (const t of threadSet) {
+      const context = await lmodel.createContext({ contextSize, sequences: B, batchSize, threads: t });
       contexts.push(context);
-      llamaPrefill.set(t, [context.getSequence()]);
+      llamaBy.set(t, Array.from({ length: B }, () => context.getSequence()));
     }
-    const decodeContext = await lmodel.createContext({ contextSize, sequences: B, batchSize, threads: decodeThreads });
-    contexts.push(decodeContext);
-    const decodeSequences = Array.from({ length: B }, () => decodeContext.getSequence());
 
     // Rounds interleave the engines, so a busy machine slows both alike; a warm-up round first, then medians.
-    type Round = { kolm1: Timing; kolmB: Timing; llama1: Timing; llamaB: Timing; kolmPrefill: Map<number, number>; llamaPrefill: Map<number, number> };
+    type Measure = 'prefill' | 'decode' | 'decodeBatch';
+    type Round = Record<'kolm' | 'llama', Map<number, Record<Measure, number>>>;
     const rounds: Round[] = [];
     for (let r = 0; r <= repeats; r++) {
-      const round: Round = { kolm1: await kolmRun(model, one, N), llama1: await llamaRun(decodeSequences, one, N), kolmB: await kolmRun(model, prompts, N), llamaB: await llamaRun(decodeSequences, prompts, N), kolmPrefill: new Map(), llamaPrefill: new Map() };
-      for (const t of prefillThreadSet) {
-        round.kolmPrefill.set(t, (await kolmRun(kolmPrefill.get(t)!, one, 1)).prefillTokensPerS);
-        round.llamaPrefill.set(t, (await llamaRun(llamaPrefill.get(t)!, one, 1)).prefillTokensPerS);
+      const round: Round = { kolm: new Map(), llama: new Map() };
+      for (const t of threadSet) {
+        const k1 = await kolmRun(kolmBy.get(t)!, one, N);
+        const l1 = await llamaRun(llamaBy.get(t)!, one, N);
+        const kB = await kolmRun(kolmBy.get(t)!, prompts, N);
+        const lB = await llamaRun(llamaBy.get(t)!, prompts, N);
+        round.kolm.set(t, { prefill: k1.prefillTokensPerS, decode: k1.decodeTokensPerS, decodeBatch: kB.decodeTokensPerS });
+        round.llama.set(t, { prefill: l1.prefillTokensPerS, decode: l1.decodeTokensPerS, decodeBatch: lB.decodeTokensPerS });
       }
       if (r > 0) rounds.push(round);
     }
     for (const c of contexts) await c.dispose();
     await lmodel.dispose();
     await llama.dispose();
-    const med = (f: (r: Round) => number) => median(rounds.map(f));
-    const bestThreads = (which: 'kolmPrefill' | 'llamaPrefill') => prefillThreadSet.reduce((a, b) => (med((r) => r[which].get(b)!) > med((r) => r[which].get(a)!) ? b : a));
-    const kolmT = bestThreads('kolmPrefill');
-    const llamaT = bestThreads('llamaPrefill');
-    const byThreads = (which: 'kolmPrefill' | 'llamaPrefill') => Object.fromEntries(prefillThreadSet.map((t) => [String(t), +med((r) => r[which].get(t)!).toFixed(1)]));
-    const kolm1 = { prefillTokensPerS: med((r) => r.kolmPrefill.get(kolmT)!), decodeTokensPerS: med((r) => r.kolm1.decodeTokensPerS) };
-    const kolmB = { decodeTokensPerS: med((r) => r.kolmB.decodeTokensPerS) };
-    const llama1 = { prefillTokensPerS: med((r) => r.llamaPrefill.get(llamaT)!), decodeTokensPerS: med((r) => r.llama1.decodeTokensPerS) };
-    const llamaB = { decodeTokensPerS: med((r) => r.llamaB.decodeTokensPerS) };
-    const ratios = {
-      prefill: med((r) => r.kolmPrefill.get(kolmT)! / r.llamaPrefill.get(llamaT)!),
-      decode: med((r) => r.kolm1.decodeTokensPerS / r.llama1.decodeTokensPerS),
-      decodeBatch: med((r) => r.kolmB.decodeTokensPerS / r.llamaB.decodeTokensPerS),
-    };
+    const med = (engine: 'kolm' | 'llama', t: number, m: Measure) => median(rounds.map((r) => r[engine].get(t)![m]));
+    const best = (engine: 'kolm' | 'llama', m: Measure) => threadSet.reduce((a, b) => (med(engine, b, m) > med(engine, a, m) ? b : a));
+    const at = Object.fromEntries(
+      (['kolm', 'llama'] as const).map((e) => [e, Object.fromEntries((['prefill', 'decode', 'decodeBatch'] as const).map((m) => [m, best(e, m)]))]),
+    ) as Record<'kolm' | 'llama', Record<Measure, number>>;
+    const value = (e: 'kolm' | 'llama', m: Measure) => med(e, at[e][m], m);
+    const ratio = (m: Measure) => median(rounds.map((r) => r.kolm.get(at.kolm[m])![m] / r.llama.get(at.llama[m])![m]));
+    const byThreads = (e: 'kolm' | 'llama', m: Measure) => Object.fromEntries(threadSet.map((t) => [String(t), +med(e, t, m).toFixed(1)]));
+    const kolmB = { decodeTokensPerS: value('kolm', 'decodeBatch') };
+    const llamaB = { decodeTokensPerS: value('llama', 'decodeBatch') };
 
     const round = (x: number, d = 1) => +x.toFixed(d);
     const result: Record<string, unknown> = {
@@ -400,23 +408,26 @@ export async function run(argv: string[]): Promise<void> {
       prompt_tokens: P,
       new_tokens: N,
       batch: B,
-      threads: { decode: decodeThreads, prefill_kolm: kolmT, prefill_llama_cpp: llamaT },
-      prefill_tokens_per_s_by_threads: byThreads('kolmPrefill'),
-      prefill_tokens_per_s: round(kolm1.prefillTokensPerS),
-      decode_tokens_per_s: round(kolm1.decodeTokensPerS),
+      quantization: quantization ?? 'none',
+      threads: { kolm: at.kolm, llama_cpp: at.llama },
+      prefill_tokens_per_s_by_threads: byThreads('kolm', 'prefill'),
+      decode_tokens_per_s_by_threads: byThreads('kolm', 'decode'),
+      prefill_tokens_per_s: round(value('kolm', 'prefill')),
+      decode_tokens_per_s: round(value('kolm', 'decode')),
       decode_tokens_per_s_batch8: round(kolmB.decodeTokensPerS),
       llama_cpp: {
-        engine: 'node-llama-cpp 3.21.1, prebuilt CPU binary, GGUF f32',
-        prefill_tokens_per_s: round(llama1.prefillTokensPerS),
-        prefill_tokens_per_s_by_threads: byThreads('llamaPrefill'),
-        decode_tokens_per_s: round(llama1.decodeTokensPerS),
+        engine: `node-llama-cpp 3.21.1, prebuilt CPU binary, GGUF ${ggufType}`,
+        prefill_tokens_per_s: round(value('llama', 'prefill')),
+        prefill_tokens_per_s_by_threads: byThreads('llama', 'prefill'),
+        decode_tokens_per_s: round(value('llama', 'decode')),
+        decode_tokens_per_s_by_threads: byThreads('llama', 'decode'),
         decode_tokens_per_s_batch8: round(llamaB.decodeTokensPerS),
       },
       // Medians of the per-round ratios.
       ratio: {
-        prefill: round(ratios.prefill, 3),
-        decode: round(ratios.decode, 3),
-        decode_batch8: round(ratios.decodeBatch, 3),
+        prefill: round(ratio('prefill'), 3),
+        decode: round(ratio('decode'), 3),
+        decode_batch8: round(ratio('decodeBatch'), 3),
       },
     };
     if (B !== 8) {

@@ -9,10 +9,11 @@ import { KolmError } from '../util/errors.js';
 import { formatBytes } from '../util/format.js';
 
 export const EXPORT_USAGE = `usage:
-  kolm export gguf --model DIR --out FILE [--type f32|f16|q8_0] [--name NAME] [--json]
+  kolm export gguf --model DIR --out FILE [--type f32|f16|q8_0|q4_0] [--name NAME] [--json]
       llama.cpp GGUF (llama, qwen2 or qwen3 architecture from model_type; default type f16; norms and biases stay
-      f32; q8_0 falls back to f16 for rows that are not a multiple of 32). HyperCLOVAX Peri-LN/μP configs are
-      refused: llama.cpp cannot express them.
+      f32; q8_0/q4_0 fall back to f16 for rows that are not a multiple of 32, and q4_0 keeps an untied output
+      matrix at q8_0). A folder made by \`kolm quantize\` (groups of 32) is written as the q8_0/q4_0 blocks it holds.
+      HyperCLOVAX Peri-LN/μP configs are refused: llama.cpp cannot express them.
   kolm export onnx --model DIR --out DIR2 [--external-data auto|yes|no] [--json]
       transformers.js (v4) folder: onnx/model.onnx (+ model.onnx_data), config.json, generation_config.json,
       tokenizer files. Weights go to model.onnx_data automatically above 1 GiB.`;
@@ -55,11 +56,11 @@ export async function run(argv: string[]): Promise<void> {
   const model = need(values.model, '--model', EXPORT_USAGE);
   const out = need(values.out, '--out', EXPORT_USAGE);
   if (format === 'gguf') {
-    const type = (values.type ?? 'f16') as GgufExportType;
-    if (!GGUF_EXPORT_TYPES.includes(type)) throw new KolmError(`--type must be one of ${GGUF_EXPORT_TYPES.join(', ')}, got '${values.type}'`);
+    const type = values.type as GgufExportType | undefined;
+    if (type !== undefined && !GGUF_EXPORT_TYPES.includes(type)) throw new KolmError(`--type must be one of ${GGUF_EXPORT_TYPES.join(', ')}, got '${values.type}'`);
     const summary = await exportGguf(model, out, { type, name: values.name });
     if (values.json) console.log(JSON.stringify(summary));
-    else console.log(`${out}: GGUF ${type} (${summary.tensors} tensors: ${Object.entries(summary.tensorTypes).map(([t, n]) => `${n} ${t}`).join(', ')}; ${summary.metadataKeys} metadata keys)`);
+    else console.log(`${out}: GGUF ${summary.type} (${summary.tensors} tensors: ${Object.entries(summary.tensorTypes).map(([t, n]) => `${n} ${t}`).join(', ')}; ${summary.metadataKeys} metadata keys)`);
     return;
   }
   if (format === 'onnx') {

@@ -21,6 +21,7 @@ const commands: Record<string, Command> = {
   eval: { summary: 'benchmarks with lm-eval semantics on model folders or an OpenAI-compatible endpoint; HTML reports', load: () => import('./eval.js') },
   serve: { summary: 'OpenAI-compatible HTTP server with continuous batching and a web chat page', load: () => import('./serve.js') },
   data: { summary: 'build a clean, deduplicated, mixed, tokenized corpus', load: () => import('./data.js') },
+  quantize: { summary: 'int8 / int4 weight-only quantization of a model folder (compressed-tensors layout, MatMulNBits at run time)', load: () => import('./quantize.js') },
   export: { summary: 'export a model folder: gguf (llama.cpp) | onnx (transformers.js)', load: () => import('./export.js') },
   import: { summary: 'import a GGUF file as a model folder', load: async () => ({ run: (await import('./export.js')).runImport }) },
   bench: { summary: 'benchmarks against peers measured in the same run: engine | train | tokenizer | data | decode | serve', load: () => import('./bench.js') },

@@ -17,6 +17,8 @@ import { lmHead, weightsOf } from '../model/decoder.js';
 import { sequenceFeeds } from '../model/feeds.js';
 import { loadModelFolder } from '../model/folder.js';
 import { declarePrefill } from '../model/graphs.js';
+import { configBiases, denseLinear, matrixProduct } from '../model/linear.js';
+import { DEFAULT_ACCURACY_LEVEL, expandQuantized, quantizedOutputHead, quantPlanOf, type QuantPlan } from '../model/quantize.js';
 import { Session } from '../runtime/session.js';
 import { KolmError } from '../util/errors.js';
 
@@ -43,12 +45,15 @@ export interface ScoreOptions {
 }
 
 /** The scoring graph: decoder → hidden states at the requested positions → LM head → target log-probs and maxima. */
-function scoringGraph(c: ModelConfig): Record<string, Tensor> {
-  const { graph: g, weights, out } = declarePrefill(c, { name: 'score_positions' });
+function scoringGraph(c: ModelConfig, quant: QuantPlan): Record<string, Tensor> {
+  const accuracyLevel = DEFAULT_ACCURACY_LEVEL;
+  const { graph: g, weights, out } = declarePrefill(c, { name: 'score_positions', quant, accuracyLevel });
+  const weight = weightsOf(weights);
   // Positions to score, repeated across the hidden size (gatherElements indexes element-wise).
   const positions = g.input('positions', ['batch', 'tail', c.hidden_size], 'int64');
   const targets = g.input('targets', ['batch', 'tail', 1], 'int64');
-  const lp = lmHead(c, weightsOf(weights), out.hidden.gatherElements(positions, 1)).logSoftmax(-1);
+  const linear = denseLinear(weight, configBiases(c, weight), matrixProduct(weight, quant, { accuracyLevel }));
+  const lp = lmHead(c, weight, out.hidden.gatherElements(positions, 1), linear).logSoftmax(-1);
   return { target_logprob: lp.gatherElements(targets, 2), max_logprob: lp.amax(-1, true) };
 }
 
@@ -58,9 +63,11 @@ const sessions = new WeakMap<LanguageModel, Promise<Session>>();
 export function scoringSession(model: LanguageModel, threads?: number): Promise<Session> {
   let s = sessions.get(model);
   if (!s) {
-    s = loadModelFolder(model.dir).then(({ weights }) =>
-      Session.create(scoringGraph(model.config), { initializers: weights as unknown as Record<string, NDArray>, graphName: 'score_positions', threads }),
-    );
+    s = loadModelFolder(model.dir, { quantized: true }).then((folder) => {
+      // The same products as generation: a quantized tied model scores through its quantized output head.
+      const { config, weights } = quantizedOutputHead(folder.config, folder.weights);
+      return Session.create(scoringGraph(config, quantPlanOf(weights)), { initializers: expandQuantized(weights) as unknown as Record<string, NDArray>, graphName: 'score_positions', threads });
+    });
     sessions.set(model, s);
   }
   return s;

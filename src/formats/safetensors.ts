@@ -16,7 +16,21 @@ export type StDType = 'F32' | 'F16' | 'BF16';
 export interface StTensor {
   shape: number[];
   data: Float32Array;
+  /** Stored type when writing, overriding the file's (e.g. binary16 scales kept exact in a BF16 folder). */
+  storeAs?: StDType;
 }
+
+/** Integer dtypes kept as their stored bytes (packed quantized weights, their shapes). */
+export type StRawDType = 'I32' | 'I64' | 'U8' | 'I8';
+
+/** A tensor kept as its little-endian bytes, read and written without conversion. */
+export interface StRawTensor {
+  dtype: StRawDType;
+  shape: number[];
+  bytes: Uint8Array;
+}
+
+const isRaw = (t: StTensor | StRawTensor): t is StRawTensor => 'bytes' in t;
 
 /** Byte size of every fixed-width dtype of the format: other dtypes may appear in a valid file, they just aren't decoded. */
 const DTYPE_BYTES: Record<string, number> = {
@@ -224,6 +238,27 @@ export async function readSafetensors(
   }
 }
 
+/** Read integer tensors as their stored bytes; each must have one of `dtypes` (named in the error otherwise). */
+export async function readSafetensorsRaw(path: string, names: readonly string[], dtypes: readonly StRawDType[]): Promise<Record<string, StRawTensor>> {
+  const fd = await openOrThrow(path);
+  try {
+    const header = await readHeaderFrom(fd, path);
+    const out: Record<string, StRawTensor> = {};
+    for (const name of names) {
+      if (!Object.hasOwn(header.tensors, name)) throw new KolmError(`${path}: no tensor named "${name}"`);
+      const { dtype, shape, dataOffsets } = header.tensors[name]!;
+      if (!(dtypes as readonly string[]).includes(dtype)) throw new KolmError(`${path}: tensor "${name}" has dtype ${dtype}; expected ${dtypes.join(' or ')}`);
+      // The header was validated against the file size, so this allocation is bounded by the file.
+      const bytes = new Uint8Array(dataOffsets[1] - dataOffsets[0]);
+      await readExact(fd, bytes, header.dataStart + dataOffsets[0], path);
+      setOwn(out, name, { dtype: dtype as StRawDType, shape: [...shape], bytes });
+    }
+    return out;
+  } finally {
+    await fd.close();
+  }
+}
+
 function numelOf(name: string, shape: number[]): number {
   let n = 1;
   for (const d of shape) {
@@ -240,12 +275,11 @@ function numelOf(name: string, shape: number[]): number {
  */
 export async function writeSafetensors(
   path: string,
-  tensors: Record<string, StTensor>,
+  tensors: Record<string, StTensor | StRawTensor>,
   opts: { dtype?: StDType; metadata?: Record<string, string> } = {},
 ): Promise<void> {
   const dtype = opts.dtype ?? 'F32';
   if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new KolmError(`safetensors: cannot write dtype ${String(dtype)}`);
-  const size = DTYPE_BYTES[dtype]!;
   const names = Object.keys(tensors).sort();
   const parts: string[] = [];
   if (opts.metadata && Object.keys(opts.metadata).length > 0) {
@@ -257,14 +291,20 @@ export async function writeSafetensors(
   let offset = 0;
   for (const name of names) {
     if (name === '__metadata__') throw new KolmError('safetensors: "__metadata__" is reserved and cannot name a tensor');
-    const { shape, data } = tensors[name]!;
-    const numel = numelOf(name, shape);
-    if (!(data instanceof Float32Array) || data.length !== numel) {
-      throw new KolmError(`tensor "${name}": shape ${JSON.stringify(shape)} needs ${numel} values, data has ${data?.length}`);
+    const t = tensors[name]!;
+    const numel = numelOf(name, t.shape);
+    let end: number;
+    if (isRaw(t)) {
+      if (t.bytes.length !== numel * DTYPE_BYTES[t.dtype]!) throw new KolmError(`tensor "${name}": shape ${JSON.stringify(t.shape)} of ${t.dtype} needs ${numel * DTYPE_BYTES[t.dtype]!} bytes, has ${t.bytes.length}`);
+      end = offset + t.bytes.length;
+    } else {
+      if (!(t.data instanceof Float32Array) || t.data.length !== numel) {
+        throw new KolmError(`tensor "${name}": shape ${JSON.stringify(t.shape)} needs ${numel} values, data has ${t.data?.length}`);
+      }
+      end = offset + numel * DTYPE_BYTES[t.storeAs ?? dtype]!;
     }
-    const end = offset + numel * size;
     // Keys are emitted by hand: JSON.stringify of an object would move integer-like names ("0") to the front.
-    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype, shape, data_offsets: [offset, end] })}`);
+    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: isRaw(t) ? t.dtype : (t.storeAs ?? dtype), shape: t.shape, data_offsets: [offset, end] })}`);
     offset = end;
   }
   let json = `{${parts.join(',')}}`;
@@ -277,7 +317,10 @@ export async function writeSafetensors(
   await writeStreamAtomic(path, async (sink) => {
     await sink.write(prefix);
     await sink.write(header);
-    for (const name of names) await writeData(sink, tensors[name]!.data, dtype);
+    for (const name of names) {
+      const t = tensors[name]!;
+      await (isRaw(t) ? sink.write(t.bytes) : writeData(sink, t.data, t.storeAs ?? dtype));
+    }
   });
 }
 

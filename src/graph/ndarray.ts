@@ -4,7 +4,8 @@
  */
 import type { Random } from '../util/random.js';
 
-export type DType = 'float32' | 'int64' | 'bool';
+/** `uint8`: packed quantized weights (MatMulNBits blobs and zero points), never computed on directly. */
+export type DType = 'float32' | 'int64' | 'bool' | 'uint8';
 
 export interface NDArray {
   readonly dtype: DType;

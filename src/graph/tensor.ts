@@ -118,6 +118,11 @@ export class Tensor {
     return this.graph.apply('gatherElements', [this, indices], { axis });
   }
   cast(to: DType): Tensor { return to === this.dtype ? this : this.graph.apply('cast', [this], { to }); }
+  /** this [..., K] by a block-quantized weight [N, K] (packed `blocks`, `scales`; graph/ops/quantized.ts) → [..., N]. */
+  matmulNBits(blocks: Tensor, scales: Tensor, attrs: { K: number; N: number; bits: 4 | 8; blockSize: number; accuracyLevel?: number }): Tensor {
+    return this.graph.apply('matmulNBits', [this, blocks, scales], { accuracyLevel: 0, ...attrs });
+  }
+
   /** Batched matrix product over the last two axes, batch axes broadcast; optional transposes of either operand. */
   matmul(other: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
     const a = opts.transA ? this.mT : this;

@@ -10,6 +10,7 @@ import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ChatMessage } from '../tokenizer/chat-template.js';
 import { KolmError } from '../util/errors.js';
 import { createInferenceSessions, type SessionConfig } from './sessions.js';
+import { quantizedOutputHead } from '../model/quantize.js';
 import { generateIds, sequenceLogits, type FinishReason, type GenerateOptions, type InferenceRuntime } from './generate.js';
 import { TextStream } from './text-stream.js';
 
@@ -48,7 +49,7 @@ export class LanguageModel implements InferenceRuntime {
   static async load(dir: string, opts: SessionConfig = {}): Promise<LanguageModel> {
     // The folder first, so a path that is not a model folder is reported as such (config.json), never as a
     // missing tokenizer file depending on which read fails first.
-    const model = await loadModelFolder(dir);
+    const model = await loadModelFolder(dir, { quantized: true });
     const tokenizer = await Tokenizer.load(dir);
     if (tokenizer.vocabSize > model.config.vocab_size) {
       throw new KolmError(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but config.json vocab_size is ${model.config.vocab_size}`);
@@ -60,7 +61,8 @@ export class LanguageModel implements InferenceRuntime {
     }
     const generation = await readFile(join(dir, 'generation_config.json'), 'utf8').then((t) => JSON.parse(t) as { eos_token_id?: number | number[] }, () => ({}) as { eos_token_id?: number | number[] });
     for (const id of [model.config.eos_token_id, generation.eos_token_id].flat()) if (typeof id === 'number') ends.add(id);
-    const sessions = await createInferenceSessions(model.config, model.weights, opts);
+    const run = quantizedOutputHead(model.config, model.weights);
+    const sessions = await createInferenceSessions(run.config, run.weights, opts);
     return new LanguageModel(dir, model.config, tokenizer, sessions, [...ends]);
   }
 

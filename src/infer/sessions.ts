@@ -8,6 +8,7 @@ import { Session, type ExecutionProvider } from '../runtime/session.js';
 import type { ModelConfig } from '../model/config.js';
 import { declareDecode, declarePrefill } from '../model/graphs.js';
 import { packWeights } from '../model/linear.js';
+import { DEFAULT_ACCURACY_LEVEL, expandQuantized, quantPlanOf, type QuantizedMatrix } from '../model/quantize.js';
 
 export interface InferenceSessions {
   prefill: Session;
@@ -25,19 +26,25 @@ export interface SessionConfig {
    */
   decodeThreads?: number;
   executionProvider?: ExecutionProvider;
+  /** MatMulNBits accuracy_level for quantized weights (default 4: int8 activations per block; 0: float32). */
+  accuracyLevel?: number;
 }
 
-type Weights = Record<string, NDArray | { shape: readonly number[]; data: Float32Array }>;
+type Weights = Record<string, NDArray | { shape: readonly number[]; data: Float32Array } | QuantizedMatrix>;
 
 export async function createInferenceSessions(c: ModelConfig, weights: Weights, opts: SessionConfig = {}): Promise<InferenceSessions> {
   const common = { spinning: false, executionProvider: opts.executionProvider };
+  const accuracyLevel = opts.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL;
+  const quant = quantPlanOf(weights);
+  const initializers = expandQuantized(weights) as Record<string, NDArray>;
   const prefill = (lastOnly: boolean, name: string) => {
-    const p = declarePrefill(c, { name, lastOnly });
-    return Session.create({ logits: p.out.logits, ...p.cache }, { ...common, initializers: weights as Record<string, NDArray>, graphName: name, threads: opts.threads });
+    const p = declarePrefill(c, { name, lastOnly, quant, accuracyLevel });
+    return Session.create({ logits: p.out.logits, ...p.cache }, { ...common, initializers, graphName: name, threads: opts.threads });
   };
-  const decode = Session.create(declareDecode(c, { packed: true }), {
+  const packed = packWeights(c, weights);
+  const decode = Session.create(declareDecode(c, { packed: true, quant: quantPlanOf(packed), accuracyLevel }), {
     ...common,
-    initializers: packWeights(c, weights) as Record<string, NDArray>,
+    initializers: expandQuantized(packed) as Record<string, NDArray>,
     graphName: 'decode',
     threads: opts.decodeThreads ?? 1,
   });

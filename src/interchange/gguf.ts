@@ -16,7 +16,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { ARCHITECTURES, isHyperClovaX, validateConfig, type ModelConfig, type RopeScaling } from '../model/config.js';
 import { ropeFrequencies, llama3Factor } from '../model/rope.js';
-import { loadModelFolder, saveModelFolder, type Weights } from '../model/folder.js';
+import { loadModelFolder, saveModelFolder, type FolderWeights } from '../model/folder.js';
+import { quantizationConfig } from '../model/compressed-tensors.js';
 import { paramSpecs } from '../model/params.js';
 import { parseTokenizerConfig, parseTokenizerJson, tokenizerConfigText, tokenizerJsonText, type AddedToken } from '../tokenizer/hf-format.js';
 import { DEFAULT_CHAT_TEMPLATE } from '../tokenizer/chat-template.js';
@@ -25,20 +26,19 @@ import { readChatTemplateFile } from '../tokenizer/tokenizer.js';
 import { BYTE_TO_CHAR } from '../tokenizer/byte-level.js';
 import { KolmError } from '../util/errors.js';
 import { readPublishedVocab } from './gguf-vocab.js';
+import { GGUF_EXPORT_TYPES, ggufTensors, KEPT_QUANTIZED, quantizedExportType, quantizedFromGgml, type GgufExportType } from './gguf-tensors.js';
 import { readGguf, type GgufFile } from '../formats/gguf/reader.js';
 import { writeGguf, type GgufWriteTensor } from '../formats/gguf/writer.js';
-import { ggufToHfName, hfShapeToGguf, hfToGgufName, permuteForGguf, unpermuteFromGguf } from '../formats/gguf/names.js';
-import { QK8_0 } from '../formats/gguf/quant.js';
-import type { GgufValue, GgufWriteType } from '../formats/gguf/types.js';
+import { ggufToHfName, hfToGgufName, unpermuteFromGguf } from '../formats/gguf/names.js';
+import type { GgufValue } from '../formats/gguf/types.js';
 
-export type GgufExportType = 'f32' | 'f16' | 'q8_0';
-export const GGUF_EXPORT_TYPES: readonly GgufExportType[] = ['f32', 'f16', 'q8_0'];
+export { GGUF_EXPORT_TYPES, type GgufExportType } from './gguf-tensors.js';
 
 /** llama.cpp's llama_token_type (gguf-py TokenType). */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 
 /** llama_ftype values written as general.file_type. */
-const FILE_TYPE: Record<GgufExportType, number> = { f32: 0, f16: 1, q8_0: 7 };
+const FILE_TYPE: Record<GgufExportType, number> = { f32: 0, f16: 1, q8_0: 7, q4_0: 2 };
 
 /** The pre-tokenizer name llama.cpp knows for the Qwen2 split pattern kolm tokenizers use. */
 export const GGUF_PRE_TOKENIZER = 'qwen2';
@@ -241,13 +241,6 @@ export function ggufMetadata(c: ModelConfig, tok: TokenizerFiles, opts: { name: 
   return md;
 }
 
-/** Storage type of one tensor: norms stay F32 (as llama.cpp's converter keeps 1-D tensors); Q8_0 needs rows of 32. */
-function tensorType(shape: readonly number[], type: GgufExportType): GgufWriteType {
-  if (shape.length < 2 || type === 'f32') return 'F32';
-  if (type === 'f16') return 'F16';
-  return shape[shape.length - 1]! % QK8_0 === 0 ? 'Q8_0' : 'F16';
-}
-
 export interface GgufExportOptions {
   type?: GgufExportType;
   /** general.name (default: the folder's name). */
@@ -265,22 +258,20 @@ export interface GgufExportSummary {
 
 /** Write the model folder `modelDir` as a GGUF file llama.cpp loads (atomically: temp file + rename). */
 export async function exportGguf(modelDir: string, outFile: string, opts: GgufExportOptions = {}): Promise<GgufExportSummary> {
-  const type = opts.type ?? 'f16';
-  if (!GGUF_EXPORT_TYPES.includes(type)) throw new KolmError(`GGUF export: --type must be one of ${GGUF_EXPORT_TYPES.join(', ')}, got ${JSON.stringify(type)}`);
+  if (opts.type !== undefined && !GGUF_EXPORT_TYPES.includes(opts.type)) throw new KolmError(`GGUF export: --type must be one of ${GGUF_EXPORT_TYPES.join(', ')}, got ${JSON.stringify(opts.type)}`);
   const source = join(modelDir, 'config.json');
-  const model = await loadModelFolder(modelDir);
+  const model = await loadModelFolder(modelDir, { quantized: true });
   const c = model.config;
+  // A quantized folder's layers are written as they are: its type is fixed.
+  const fixed = quantizedExportType(model.weights, source);
+  if (fixed && opts.type !== undefined && opts.type !== fixed) throw new KolmError(`${source}: the folder is quantized, so its GGUF type is ${fixed}, not ${opts.type}; export the float folder for other types`);
+  const type = fixed ?? opts.type ?? 'f16';
   assertLlamaExpressible(c, source);
   const tok = await readTokenizerFiles(modelDir, c);
   const metadata = ggufMetadata(c, tok, { name: opts.name ?? basename(resolve(modelDir)), type, source });
   // Only llama.cpp's `llama` rotates adjacent pairs; `qwen2`/`qwen3` rotate halves as HF does (no permutation).
   const permute = ggufArchitecture(c) === 'llama';
-  const tensors: GgufWriteTensor[] = paramSpecs(c).map((spec) => {
-    let dense = { shape: [...spec.shape], data: model.weights[spec.name]!.data };
-    if (permute && /\.self_attn\.q_proj\.(weight|bias)$/.test(spec.name)) dense = permuteForGguf(dense, c.num_attention_heads);
-    else if (permute && /\.self_attn\.k_proj\.(weight|bias)$/.test(spec.name)) dense = permuteForGguf(dense, c.num_key_value_heads);
-    return { name: hfToGgufName(spec.name), shape: hfShapeToGguf(dense.shape), type: tensorType(dense.shape, type), data: dense.data };
-  });
+  const tensors: GgufWriteTensor[] = ggufTensors(c, model.weights, type, permute);
   if (c.rope_scaling?.rope_type === 'llama3') {
     const s = c.rope_scaling;
     const factors = Float32Array.from(ropeFrequencies({ ...c, rope_scaling: null }).invFreq, (f) => llama3Factor(s, f));
@@ -289,7 +280,7 @@ export async function exportGguf(modelDir: string, outFile: string, opts: GgufEx
   await writeGguf(outFile, { metadata, tensors });
   const tensorTypes: Record<string, number> = {};
   for (const t of tensors) tensorTypes[t.type] = (tensorTypes[t.type] ?? 0) + 1;
-  return { file: outFile, type, tensors: tensors.length, metadataKeys: metadata.length + (tensorTypes['Q8_0'] ? 1 : 0), tensorTypes };
+  return { file: outFile, type, tensors: tensors.length, metadataKeys: metadata.length + (tensorTypes['Q8_0'] || tensorTypes['Q4_0'] ? 1 : 0), tensorTypes };
 }
 
 // ---------------------------------------------------------------------------------------------------------- import
@@ -361,7 +352,7 @@ export interface GgufImportSummary {
   dir: string;
   config: ModelConfig;
   tensors: number;
-  /** ggml types found in the file, with counts (quantized ones were dequantized to float32). */
+  /** ggml types found in the file, with counts (Q8_0/Q4_0 linear layers of one type stay quantized; others become float32). */
   tensorTypes: Record<string, number>;
 }
 
@@ -453,7 +444,14 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
       throw new KolmError(`${file}: tensor "${t.name}" (${hf}) is not implied by the metadata (layers, tied embeddings)`);
     }
   }
-  const weights: Weights = {};
+  // Linear layers that all share Q8_0 or Q4_0 stay quantized (an int8/int4 folder with groups of 32); other types
+  // are dequantized to float32.
+  const linear = (name: string) => /_proj\.weight$/.test(name);
+  const linearTypes = new Set(specs.filter((s) => linear(s.name)).map((s) => g.tensors.find((t) => t.name === hfToGgufName(s.name))?.type));
+  const kept = linearTypes.size === 1 ? KEPT_QUANTIZED.find((t) => linearTypes.has(t)) : undefined;
+  const outputType = g.tensors.find((t) => t.name === 'output.weight')?.type;
+  const keep = (name: string) => kept !== undefined && (linear(name) || (name === 'lm_head.weight' && outputType === kept));
+  const weights: FolderWeights = {};
   const tensorTypes: Record<string, number> = {};
   for (const [ggufName, spec] of expected) {
     const info = g.tensors.find((t) => t.name === ggufName);
@@ -463,6 +461,11 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
       throw new KolmError(`${file}: tensor "${ggufName}" has HF shape [${hfShape}], the metadata implies [${spec.shape}]`);
     }
     tensorTypes[info.type] = (tensorTypes[info.type] ?? 0) + 1;
+    const heads = arch !== 'llama' ? 0 : /\.self_attn\.q_proj\.weight$/.test(spec.name) ? config.num_attention_heads : /\.self_attn\.k_proj\.weight$/.test(spec.name) ? config.num_key_value_heads : 0;
+    if (keep(spec.name)) {
+      weights[spec.name] = quantizedFromGgml(kept!, await g.readTensorBytes(ggufName), spec.shape as [number, number], heads);
+      continue;
+    }
     let dense = { shape: hfShape, data: await g.readTensor(ggufName) };
     if (arch === 'llama' && /\.self_attn\.q_proj\.(weight|bias)$/.test(spec.name)) dense = unpermuteFromGguf(dense, config.num_attention_heads);
     else if (arch === 'llama' && /\.self_attn\.k_proj\.(weight|bias)$/.test(spec.name)) dense = unpermuteFromGguf(dense, config.num_key_value_heads);
@@ -491,11 +494,12 @@ export async function importGguf(file: string, outDir: string): Promise<GgufImpo
     eosToken: nameOf(eos, SPECIAL_TOKENS.endOfText),
     padToken: nameOf(pad, SPECIAL_TOKENS.pad),
   };
-  await saveModelFolder(outDir, config, weights, {
+  const quantized = kept ? { ...config, quantization_config: quantizationConfig({ bits: kept === 'Q8_0' ? 8 : 4, groupSize: 32, ignore: !config.tie_word_embeddings && !keep('lm_head.weight') ? ['lm_head'] : [] }) } : config;
+  await saveModelFolder(outDir, quantized as ModelConfig, weights, {
     extraFiles: {
       'tokenizer.json': tokenizerJsonText(vocab, merges, added),
       'tokenizer_config.json': tokenizerConfigText(added, tokenizerConfig),
     },
   });
-  return { dir: outDir, config, tensors: expected.size, tensorTypes };
+  return { dir: outDir, config: quantized as ModelConfig, tensors: expected.size, tensorTypes };
 }

@@ -86,7 +86,7 @@ export function decoder(c: ModelConfig, inputIds: Tensor, parts: DecoderParts, o
     x = residual(x, ffn(l, norm(x, `${p}.post_attention_layernorm.weight`), linear), `${p}.post_norm2.weight`);
   }
   const hidden = norm(x, 'model.norm.weight');
-  return { hidden, logits: lmHead(c, weight, opts.lastOnly ? hidden.slice(1, -1, Infinity) : hidden) };
+  return { hidden, logits: lmHead(c, weight, opts.lastOnly ? hidden.slice(1, -1, Infinity) : hidden, linear) };
 }
 
 /** RMSNorm over each of `heads` heads of x [B, T, heads·D] with one weight [D] (Qwen3's q_norm / k_norm). */
@@ -95,9 +95,9 @@ export function headNorm(x: Tensor, w: Tensor, heads: number, eps: number): Tens
   return rmsNorm(x.reshape([B!, T!, heads, (width as number) / heads]), w, eps).reshape([B!, T!, width!]);
 }
 
-/** The LM head on final hidden states: tied embeddings or `lm_head`, times `logits_scaling`. */
-export function lmHead(c: ModelConfig, weight: (name: string) => Tensor, hidden: Tensor): Tensor {
-  const logits = hidden.matmul(weight(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'), { transB: true });
+/** The LM head on final hidden states: tied embeddings or `lm_head` (through `linear`, so it may be quantized), times `logits_scaling`. */
+export function lmHead(c: ModelConfig, weight: (name: string) => Tensor, hidden: Tensor, linear: Linear = denseLinear(weight)): Tensor {
+  const logits = linear(hidden, [c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'])[0]!;
   const scale = multipliers(c).logits;
   return scale === 1 ? logits : logits.mul(scale);
 }

@@ -6,6 +6,7 @@
 import type { Tensor } from '../graph/tensor.js';
 import { features, multipliers, type ModelConfig } from './config.js';
 import { biasName, hasBias, layerPrefix } from './params.js';
+import { blocksName, isQuantized, NO_QUANTIZATION, scalesName, stackQuantized, type QuantizedMatrix, type QuantPlan } from './quantize.js';
 
 /** x [..., in] by each named HF weight [out, in] → one output [..., out] per name. */
 export type Linear = (x: Tensor, names: readonly string[]) => Tensor[];
@@ -18,11 +19,32 @@ export function configBiases(c: ModelConfig, weight: (name: string) => Tensor): 
   return (name) => (hasBias(c, name) ? weight(biasName(name)) : undefined);
 }
 
+/** x·Wᵀ for the stored matrix `name` [out, in]. */
+export type Product = (x: Tensor, name: string) => Tensor;
+
+export interface ProductOptions {
+  /** MatMulNBits' accuracy_level for quantized matrices: 0 multiplies in float32, 4 in int8 per block (faster). */
+  accuracyLevel?: number;
+}
+
+/**
+ * Float matrices by MatMul; the matrices `quant` lists (model/quantize.ts) stay quantized, as their blocks and scales
+ * run by MatMulNBits.
+ */
+export function matrixProduct(weight: (name: string) => Tensor, quant: QuantPlan = NO_QUANTIZATION, opts: ProductOptions = {}): Product {
+  return (x, name) => {
+    const q = quant.get(name);
+    if (!q) return x.matmul(weight(name), { transB: true });
+    const [N, K] = q.shape;
+    return x.matmulNBits(weight(blocksName(name)), weight(scalesName(name)), { K, N, bits: q.bits, blockSize: q.blockSize, accuracyLevel: opts.accuracyLevel ?? 0 });
+  };
+}
+
 /** One product per weight: y = x·Wᵀ (+ b where `bias` has one). */
-export function denseLinear(weight: (name: string) => Tensor, bias: BiasOf = () => undefined): Linear {
+export function denseLinear(weight: (name: string) => Tensor, bias: BiasOf = () => undefined, product: Product = matrixProduct(weight)): Linear {
   return (x, names) =>
     names.map((name) => {
-      const y = x.matmul(weight(name), { transB: true });
+      const y = product(x, name);
       const b = bias(name);
       return b ? y.add(b) : y;
     });
@@ -64,17 +86,17 @@ function packedGroups(c: ModelConfig): Map<string, PackedGroup & { members: stri
  * Groups as one product over weights packed by `packWeights` (fewer, larger kernels: what a batch-1 decode step,
  * bound by per-kernel costs, needs), sliced after; single projections stay dense.
  */
-export function packedLinear(c: ModelConfig, weight: (name: string) => Tensor): Linear {
+export function packedLinear(c: ModelConfig, weight: (name: string) => Tensor, product: Product = matrixProduct(weight)): Linear {
   const groups = packedGroups(c);
-  const dense = denseLinear(weight, configBiases(c, weight));
+  const dense = denseLinear(weight, configBiases(c, weight), product);
   return (x, names) => {
     const group = names.length > 1 ? groups.get(names[0]!) : undefined;
     if (!group) return dense(x, names);
     if (group.members.some((m, i) => m !== names[i]) || names.length !== group.members.length) {
       throw new Error(`packedLinear: the group ${names.join(', ')} is not packed as ${group.members.join(', ')}`);
     }
-    const product = x.matmul(weight(group.packed), { transB: true });
-    const y = group.packedBias ? product.add(weight(group.packedBias)) : product;
+    const packed = product(x, group.packed);
+    const y = group.packedBias ? packed.add(weight(group.packedBias)) : packed;
     let at = 0;
     return group.rows.map((n) => y.slice(-1, at, (at += n)));
   };
@@ -93,14 +115,14 @@ interface Weight {
   shape: readonly number[];
   data: ArrayLike<number>;
 }
-type PackedWeight = { dtype: 'float32'; shape: number[]; data: Float32Array };
+type PackedWeight = { dtype: 'float32'; shape: number[]; data: Float32Array } | QuantizedMatrix;
 
 /**
  * Weights for `packedLinear`: each group's matrices (and biases) stacked into new arrays, with the attention scale
  * folded in so the decode step needs no scaling node — into q's rows and bias, or, where q is RMS-normalised per
  * head (Qwen3), into the q_norm weight (a copy); every other weight passed through.
  */
-export function packWeights<W extends Weight>(c: ModelConfig, weights: Record<string, W>): Record<string, W | PackedWeight> {
+export function packWeights<W extends Weight | QuantizedMatrix>(c: ModelConfig, weights: Record<string, W>): Record<string, W | PackedWeight> {
   const specs = packedSpecs(c);
   const replaced = new Set(specs.flatMap((s) => s.replaces));
   const out: Record<string, W | PackedWeight> = {};
@@ -110,14 +132,21 @@ export function packWeights<W extends Weight>(c: ModelConfig, weights: Record<st
   const scaled = (name: string) => (qkNorm ? name.endsWith('.self_attn.q_norm.weight') : /\.self_attn\.q_proj\.(weight|bias)$/.test(name));
   if (qkNorm) {
     for (const [name, w] of Object.entries(weights)) {
-      if (scaled(name)) out[name] = { dtype: 'float32', shape: [...w.shape], data: Float32Array.from(w.data, (v) => v * queryScale) };
+      if (scaled(name) && !isQuantized(w)) out[name] = { dtype: 'float32', shape: [...w.shape], data: Float32Array.from(w.data, (v) => v * queryScale) };
     }
   }
   for (const spec of specs) {
+    const members = spec.replaces.map((name) => weights[name]);
+    if (members.some(isQuantized)) {
+      // Quantized groups stack their blocks; the query scale goes into q's block scales.
+      if (!members.every(isQuantized)) throw new Error(`packWeights: ${spec.name} mixes quantized and float members (${spec.replaces.join(', ')})`);
+      out[spec.name] = stackQuantized(members as QuantizedMatrix[], spec.replaces.map((name) => (scaled(name) ? queryScale : 1)));
+      continue;
+    }
     const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
     let offset = 0;
     for (const name of spec.replaces) {
-      const w = weights[name];
+      const w = weights[name] as Weight | undefined;
       if (!w) throw new Error(`packWeights: missing parameter '${name}'`);
       if (scaled(name)) for (let i = 0; i < w.data.length; i++) data[offset + i] = w.data[i]! * queryScale;
       else data.set(w.data, offset);

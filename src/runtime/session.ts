@@ -32,7 +32,8 @@ const compiled = new Map<string, Promise<ort.InferenceSession>>();
  */
 export class Session {
   private constructor(
-    readonly model: OnnxModel,
+    /** The graph's interface (the model's bytes are not kept: ORT holds the weights once compiled). */
+    readonly model: Pick<OnnxModel, 'inputs' | 'outputs'>,
     private readonly session: ort.InferenceSession,
   ) {}
 
@@ -59,7 +60,7 @@ export class Session {
     } catch (err) {
       throw new KolmError(`ONNX Runtime rejected graph '${options.graphName ?? 'kolm'}': ${(err as Error).message}`);
     }
-    return new Session(model, session);
+    return new Session({ inputs: model.inputs, outputs: model.outputs }, session);
   }
 
   get inputNames(): string[] {
@@ -90,7 +91,7 @@ export class Session {
   }
 }
 
-const ORT_TYPES: Record<DType, ort.Tensor.Type> = { float32: 'float32', int64: 'int64', bool: 'bool' };
+const ORT_TYPES: Record<DType, ort.Tensor.Type> = { float32: 'float32', int64: 'int64', bool: 'bool', uint8: 'uint8' };
 
 export function toOrt(value: FeedValue, dtype: DType, name = 'value'): ort.Tensor {
   if (value instanceof ort.Tensor) {
@@ -104,6 +105,7 @@ export function toOrt(value: FeedValue, dtype: DType, name = 'value'): ort.Tenso
   if (dtype === 'int64') {
     return new ort.Tensor('int64', data instanceof BigInt64Array ? data : BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v)), dims);
   }
+  if (dtype === 'uint8') return new ort.Tensor('uint8', data instanceof Uint8Array ? data : Uint8Array.from(data as ArrayLike<number>), dims);
   return new ort.Tensor('bool', Uint8Array.from(data as ArrayLike<number>, (v) => (v ? 1 : 0)), dims);
 }
 

@@ -104,11 +104,11 @@ test('write → read round trip: metadata of every type, F32 bit-exact, F16 as c
   }
   assert.equal(readFileSync(p).length, expected, 'the last tensor is padded too');
   const f32 = await g.readTensor('token_embd.weight');
-  assert.deepEqual(new Uint8Array(f32.buffer), new Uint8Array(tensors[0]!.data.buffer), 'F32 bit-identical');
+  assert.deepEqual(new Uint8Array(f32.buffer), new Uint8Array(tensors[0]!.data!.buffer), 'F32 bit-identical');
   const special = await g.readTensor('output_norm.weight');
-  assert.deepEqual(new Uint8Array(special.buffer), new Uint8Array(tensors[2]!.data.buffer));
+  assert.deepEqual(new Uint8Array(special.buffer), new Uint8Array(tensors[2]!.data!.buffer));
   const f16 = await g.readTensor('blk.0.attn_q.weight');
-  tensors[1]!.data.forEach((x, i) => assert.equal(f16[i], Math.fround(f16BitsToF32(f32ToF16Bits(x)))));
+  tensors[1]!.data!.forEach((x, i) => assert.equal(f16[i], Math.fround(f16BitsToF32(f32ToF16Bits(x)))));
   assert.deepEqual([...(await g.readTensor('blk.0.ffn_down.weight'))], [65504, 2 ** -24, -Infinity]);
   await assert.rejects(g.readTensor('nope'), /no tensor named "nope"/);
 });
@@ -278,7 +278,7 @@ test('hostile GGUF files fail with a KolmError naming the field, without giant a
   writeFileSync(file('qk.gguf'), bf.pad(32).raw(new Array(144).fill(0)).build());
   const g = await readGguf(file('qk.gguf'));
   assert.equal(g.tensors[0]!.byteLength, 144, 'Q4_K headers validate');
-  await assert.rejects(g.readTensor('t'), /tensor "t" has type Q4_K; kolm dequantizes F32, F16, BF16 and Q8_0/);
+  await assert.rejects(g.readTensor('t'), /tensor "t" has type Q4_K; kolm dequantizes F32, F16, BF16, Q8_0 and Q4_0/);
 });
 
 test('a header longer than the first read (large vocabulary) is read in growing steps', async () => {

@@ -12,6 +12,7 @@ import { readGguf, writeGguf, permuteForGguf, type GgufValue, type GgufWriteTens
 import { makeConfig, type ModelConfig } from '../../src/model/config.js';
 import { initParams, paramSpecs } from '../../src/model/params.js';
 import { loadModelFolder, type Weights } from '../../src/model/folder.js';
+import { dequantizeMatrix, isQuantized } from '../../src/model/quantize.js';
 import { loadModel } from '../../src/infer/model.js';
 import { generateIds } from '../../src/infer/generate.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
@@ -155,9 +156,12 @@ test('import round trip: f32 gives bit-identical weights, the same config and to
     await exportGguf(path, f, { type });
     const out = join(dir, `roundtrip-${type}`);
     await importGguf(f, out);
-    const c = await loadModelFolder(out);
+    // q8_0 linear layers stay quantized (int8, groups of 32): compared through their dequantized values.
+    const c = await loadModelFolder(out, { quantized: true });
+    assert.equal(Object.values(c.weights).some(isQuantized), type === 'q8_0');
     for (const [name, w] of Object.entries(a.weights)) {
-      const got = c.weights[name]!.data;
+      const v = c.weights[name]!;
+      const got = isQuantized(v) ? dequantizeMatrix(v) : v.data;
       if (w.shape.length === 1) {
         assert.deepEqual(got, w.data, `${name}: norms stay f32`);
         continue;
@@ -205,7 +209,7 @@ test('export refuses what llama.cpp cannot express and names the field', async (
   // A neutral multiplier (the Llama value) is not a HyperCLOVAX feature.
   const { path } = await folder('neutral', { attention_multiplier: 1 / Math.sqrt(32) });
   await exportGguf(path, join(dir, 'neutral.gguf'), { type: 'f32' });
-  await assert.rejects(exportGguf(path, join(dir, 'x.gguf'), { type: 'q4' as never }), /--type must be one of f32, f16, q8_0, got "q4"/);
+  await assert.rejects(exportGguf(path, join(dir, 'x.gguf'), { type: 'q4' as never }), /--type must be one of f32, f16, q8_0, q4_0, got "q4"/);
 });
 
 /** Rewrite a GGUF with some metadata replaced (tensors copied as F32). */

@@ -5,11 +5,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
-import { exportGguf } from '../../src/interchange/gguf.js';
+import { exportGguf, importGguf } from '../../src/interchange/gguf.js';
+import { loadModelFolder } from '../../src/model/folder.js';
+import { isQuantized } from '../../src/model/quantize.js';
+import { quantizeFolder } from '../../src/model/quantize-folder.js';
 import { initParams } from '../../src/model/params.js';
 import type { ModelConfig } from '../../src/model/config.js';
 import { loadModel, type LanguageModel } from '../../src/infer/model.js';
@@ -226,4 +229,38 @@ test('q8_0: llama.cpp\'s top-1 next token agrees with kolm at ≥ 99% of 512 pos
     if (type === 'f32') assert.equal(r.agree, r.positions, `f32 disagrees at ${r.positions - r.agree} positions (smallest kolm margin among them ${r.minMarginDisagreeing})`);
     else assert.ok(rate >= 0.99, `q8_0 top-1 agreement ${(rate * 100).toFixed(2)}%`);
   }
+});
+
+test('kolm quantize int8/int4 → GGUF: the Q8_0/Q4_0 blocks the folder holds (byte-identical to a q8_0/q4_0 export of the float folder); llama.cpp agrees on the top-1 token; import keeps the layers bit for bit', async () => {
+  const path = await trained();
+  const eval512 = tok.encode(fixtureTexts().mixed).slice(0, 4 * SEQ);
+  for (const [bits, type, floor] of [[8, 'q8_0', 0.99], [4, 'q4_0', 0.97]] as const) {
+    const qpath = join(dir, `trained-int${bits}`);
+    await quantizeFolder(path, qpath, { bits });
+    const file = `${qpath}.gguf`;
+    const summary = await exportGguf(qpath, file, { name: 'trained' });
+    assert.equal(summary.type, type);
+    await exportGguf(path, `${path}-${type}-float.gguf`, { type, name: 'trained' });
+    assert.ok(readFileSync(file).equals(readFileSync(`${path}-${type}-float.gguf`)), `${type}: quantize → export equals exporting the float folder at ${type}`);
+    const cpp = await llama.loadModel({ modelPath: file });
+    models.push(cpp);
+    const r = await topOneAgreement(cpp, await loadModel(qpath, { threads: 1 }), eval512, SEQ);
+    const rate = r.agree / r.positions;
+    console.log(`# int${bits} (${type}): top-1 agreement with llama.cpp ${(rate * 100).toFixed(2)}% of ${r.positions} positions`);
+    assert.ok(rate >= floor, `int${bits} top-1 agreement ${(rate * 100).toFixed(2)}%`);
+
+    const back = await importGguf(file, join(dir, `trained-int${bits}-back`));
+    assert.deepEqual((back.config as unknown as { quantization_config: unknown }).quantization_config, JSON.parse(readFileSync(join(qpath, 'config.json'), 'utf8')).quantization_config);
+    const [a, b] = [await loadModelFolder(qpath, { quantized: true }), await loadModelFolder(back.dir, { quantized: true })];
+    for (const [name, w] of Object.entries(a.weights)) {
+      const v = b.weights[name]!;
+      if (!isQuantized(w)) continue;
+      assert.ok(isQuantized(v), `${name} stays quantized`);
+      assert.ok(Buffer.from(v.blocks).equals(Buffer.from(w.blocks)) && Buffer.from(v.scales.buffer).equals(Buffer.from(w.scales.buffer)), `${name} bit-identical`);
+    }
+  }
+  // A quantized folder's type is fixed, and GGUF blocks hold 32 values.
+  await assert.rejects(exportGguf(join(dir, 'trained-int4'), join(dir, 'x.gguf'), { type: 'f16' }), /the folder is quantized, so its GGUF type is q4_0, not f16/);
+  await quantizeFolder(path, join(dir, 'trained-g64'), { bits: 4, groupSize: 64 });
+  await assert.rejects(exportGguf(join(dir, 'trained-g64'), join(dir, 'y.gguf')), /group_size is 64; GGUF's q8_0\/q4_0 blocks hold 32 values/);
 });

@@ -8,7 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { KolmError } from '../../util/errors.js';
 import { decodeBF16, decodeF16, decodeF32 } from '../half.js';
 import { allocFloat32, readDecoded, readExact } from '../fileio.js';
-import { QK8_0, Q8_0_BLOCK_BYTES, dequantizeQ8_0 } from './quant.js';
+import { QK4_0, QK8_0, Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, dequantizeQ4_0, dequantizeQ8_0 } from './quant.js';
 import {
   GGML_TYPES_BY_ID,
   GGUF_DEFAULT_ALIGNMENT,
@@ -46,8 +46,10 @@ export interface GgufFile {
   tensors: GgufTensorInfo[];
   /** Absolute file offset of the tensor data section. */
   dataStart: number;
-  /** Read one tensor, dequantized to float32 (F32, F16, BF16 and Q8_0 tensors). */
+  /** Read one tensor, dequantized to float32 (F32, F16, BF16, Q8_0 and Q4_0 tensors). */
   readTensor(name: string): Promise<Float32Array>;
+  /** Read one tensor's stored bytes, in its ggml encoding (quantized blocks stay quantized). */
+  readTensorBytes(name: string): Promise<Uint8Array>;
 }
 
 /** Largest header (metadata + tensor infos) accepted; real ones with a 256k-token vocabulary are ~10 MB. */
@@ -276,6 +278,7 @@ const DECODE: Record<string, { blockBytes: number; blockElems: number; decode: (
   F16: { blockBytes: 2, blockElems: 1, decode: decodeF16 },
   BF16: { blockBytes: 2, blockElems: 1, decode: decodeBF16 },
   Q8_0: { blockBytes: Q8_0_BLOCK_BYTES, blockElems: QK8_0, decode: dequantizeQ8_0 },
+  Q4_0: { blockBytes: Q4_0_BLOCK_BYTES, blockElems: QK4_0, decode: dequantizeQ4_0 },
 };
 
 async function open(path: string): Promise<FileHandle> {
@@ -303,11 +306,24 @@ export async function readGguf(path: string, opts: { maxHeaderBytes?: number } =
       const info = byName.get(name);
       if (!info) throw new KolmError(`${path}: no tensor named "${name}"`);
       const codec = DECODE[info.type];
-      if (!codec) throw new KolmError(`${path}: tensor "${name}" has type ${info.type}; kolm dequantizes F32, F16, BF16 and Q8_0`);
+      if (!codec) throw new KolmError(`${path}: tensor "${name}" has type ${info.type}; kolm dequantizes F32, F16, BF16, Q8_0 and Q4_0`);
       const out = allocFloat32(info.numel, `${path}: tensor "${name}"`);
       const f = await open(path);
       try {
         await readDecoded(f, path, info.offset, out, codec.blockBytes, codec.decode, codec.blockElems);
+      } finally {
+        await f.close();
+      }
+      return out;
+    },
+    async readTensorBytes(name: string): Promise<Uint8Array> {
+      const info = byName.get(name);
+      if (!info) throw new KolmError(`${path}: no tensor named "${name}"`);
+      // byteLength was checked against the file's size when the header was read.
+      const out = new Uint8Array(info.byteLength);
+      const f = await open(path);
+      try {
+        await readExact(f, out, info.offset, path);
       } finally {
         await f.close();
       }

@@ -77,7 +77,7 @@ export const GGML_TYPES_BY_ID = new Map<number, GgmlTypeInfo>(
 export const GGML_TYPES_BY_NAME = new Map<string, GgmlTypeInfo>([...GGML_TYPES_BY_ID.values()].map((t) => [t.name, t]));
 
 /** Tensor types kolm writes (and, with BF16, dequantizes on read). */
-export type GgufWriteType = 'F32' | 'F16' | 'Q8_0';
+export type GgufWriteType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 
 /** Bytes of a tensor of `numel` elements (a whole number of blocks, which callers check). */
 export function tensorBytes(type: GgmlTypeInfo, numel: number): number {

@@ -30,7 +30,10 @@ export interface GgufWriteTensor {
   /** ggml order: innermost (contiguous) dimension first, i.e. an HF `[out, in]` weight is `[in, out]`. */
   shape: number[];
   type: GgufWriteType;
-  data: Float32Array;
+  /** Float values, encoded (and for Q8_0 quantized) as the file is written… */
+  data?: Float32Array;
+  /** …or the tensor's bytes already in `type`'s encoding (required for Q4_0). */
+  encoded?: Uint8Array;
 }
 
 export interface GgufWriteInput {
@@ -149,7 +152,7 @@ function planTensors(tensors: GgufWriteTensor[], alignment: number): Planned[] {
     if (seen.has(t.name)) throw new KolmError(`${at}: duplicate tensor name`);
     seen.add(t.name);
     const type = GGML_TYPES_BY_NAME.get(t.type);
-    if (!type || !['F32', 'F16', 'Q8_0'].includes(t.type)) throw new KolmError(`${at}: cannot write type ${t.type}`);
+    if (!type || !['F32', 'F16', 'Q8_0', 'Q4_0'].includes(t.type)) throw new KolmError(`${at}: cannot write type ${t.type}`);
     if (t.shape.length < 1 || t.shape.length > GGUF_MAX_DIMS) {
       throw new KolmError(`${at}: shape ${JSON.stringify(t.shape)} must have 1–${GGUF_MAX_DIMS} dimensions`);
     }
@@ -158,13 +161,22 @@ function planTensors(tensors: GgufWriteTensor[], alignment: number): Planned[] {
       if (!Number.isSafeInteger(d) || d < 0) throw new KolmError(`${at}: bad shape ${JSON.stringify(t.shape)}`);
       numel *= d;
     }
+    if (numel % type.blockElems !== 0 || t.shape[0]! % type.blockElems !== 0) {
+      throw new KolmError(`${at}: ${t.type} needs the innermost dimension (${t.shape[0]}) to be a multiple of ${type.blockElems}`);
+    }
+    if (t.encoded !== undefined) {
+      if (t.data !== undefined) throw new KolmError(`${at}: give either values or encoded bytes, not both`);
+      if (t.encoded.length !== tensorBytes(type, numel)) throw new KolmError(`${at}: ${t.type} ${JSON.stringify(t.shape)} needs ${tensorBytes(type, numel)} bytes, has ${t.encoded.length}`);
+      const bytes = t.encoded.length;
+      const planned = { ...t, offset, bytes };
+      offset = alignUp(offset + bytes, alignment);
+      return planned;
+    }
+    if (t.type === 'Q4_0') throw new KolmError(`${at}: Q4_0 tensors are written from encoded bytes`);
     if (!(t.data instanceof Float32Array) || t.data.length !== numel) {
       throw new KolmError(`${at}: shape ${JSON.stringify(t.shape)} needs ${numel} values, data has ${t.data?.length}`);
     }
     if (t.type === 'Q8_0') {
-      if (t.shape[0]! % QK8_0 !== 0) {
-        throw new KolmError(`${at}: Q8_0 needs the innermost dimension (${t.shape[0]}) to be a multiple of ${QK8_0}`);
-      }
       const bad = t.data.findIndex((x) => !Number.isFinite(x));
       if (bad >= 0) throw new KolmError(`${at}: cannot quantize non-finite value ${t.data[bad]} at index ${bad}`);
     }
@@ -196,7 +208,7 @@ export async function writeGguf(path: string, input: GgufWriteInput): Promise<vo
     if (keys.has(key)) throw new KolmError(`GGUF metadata key "${key}" appears twice`);
     keys.add(key);
   }
-  if (input.tensors.some((t) => t.type === 'Q8_0') && !keys.has('general.quantization_version')) {
+  if (input.tensors.some((t) => t.type === 'Q8_0' || t.type === 'Q4_0') && !keys.has('general.quantization_version')) {
     metadata.push(['general.quantization_version', { type: 'uint32', value: GGML_QUANTIZATION_VERSION }]);
   }
   const alignment = alignmentOf(metadata);
@@ -234,11 +246,13 @@ export async function writeGguf(path: string, input: GgufWriteInput): Promise<vo
 
 /** Encode in bounded chunks so quantizing a multi-GB tensor never needs a second full-size buffer. */
 async function writeTensorData(sink: Sink, t: Planned): Promise<void> {
-  if (t.type === 'F32') return sink.write(f32Bytes(t.data));
+  if (t.encoded) return sink.write(t.encoded);
+  const data = t.data!;
+  if (t.type === 'F32') return sink.write(f32Bytes(data));
   // Elements per chunk: a multiple of the Q8_0 block so blocks never straddle chunks.
   const perChunk = Math.floor(CHUNK_BYTES / 2 / QK8_0) * QK8_0;
-  for (let i = 0; i < t.data.length; i += perChunk) {
-    const part = t.data.subarray(i, Math.min(t.data.length, i + perChunk));
+  for (let i = 0; i < data.length; i += perChunk) {
+    const part = data.subarray(i, Math.min(data.length, i + perChunk));
     if (t.type === 'F16') {
       const out = new Uint8Array(part.length * 2);
       encodeF16(part, out);

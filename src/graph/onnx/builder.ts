@@ -3,7 +3,7 @@ import type { Dim } from '../shape.js';
 import { ProtoWriter } from './protobuf.js';
 
 // onnx.proto TensorProto.DataType
-const DATA_TYPES: Record<DType, number> = { float32: 1, int64: 7, bool: 9 };
+const DATA_TYPES: Record<DType, number> = { float32: 1, uint8: 2, int64: 7, bool: 9 };
 // onnx.proto AttributeProto.AttributeType
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
 
@@ -11,8 +11,13 @@ export type AttrValue = number | string | number[] | { float: number };
 
 /** Raw little-endian bytes of a tensor in its ONNX dtype. */
 export function tensorBytes(value: NDArray): Uint8Array {
-  if (value.dtype === 'float32') return new Uint8Array(Float32Array.from(value.data).buffer);
+  // ONNX raw data is little-endian, as every host ORT runs on is: a Float32Array is viewed, not copied.
+  if (value.dtype === 'float32') {
+    const f = value.data instanceof Float32Array ? value.data : Float32Array.from(value.data);
+    return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+  }
   if (value.dtype === 'int64') return new Uint8Array(BigInt64Array.from(value.data, (v) => BigInt(v)).buffer);
+  if (value.dtype === 'uint8') return value.data instanceof Uint8Array ? value.data : Uint8Array.from(value.data);
   return Uint8Array.from(value.data, (v) => (v ? 1 : 0));
 }
 
@@ -47,6 +52,8 @@ export function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): Pr
 export class OnnxBuilder {
   readonly nodes: ProtoWriter[] = [];
   readonly initializers: ProtoWriter[] = [];
+  /** Operator-set domains besides the default one that nodes use (e.g. `com.microsoft` for MatMulNBits). */
+  readonly domains = new Set<string>();
   private readonly int64Cache = new Map<string, string>();
   private counter = 0;
 
@@ -60,12 +67,16 @@ export class OnnxBuilder {
     return DATA_TYPES[dtype];
   }
 
-  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs: Record<string, AttrValue> = {}): void {
+  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs: Record<string, AttrValue> = {}, domain = ''): void {
     const w = new ProtoWriter();
     for (const i of inputs) w.string(1, i);
     for (const o of outputs) w.string(2, o);
     w.string(3, `${opType}_${this.nodes.length}`).string(4, opType);
     for (const [name, value] of Object.entries(attrs)) w.message(5, attribute(name, value));
+    if (domain) {
+      w.string(7, domain);
+      this.domains.add(domain);
+    }
     this.nodes.push(w);
   }
 

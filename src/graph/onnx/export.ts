@@ -82,6 +82,7 @@ export function exportOnnx(outputs: Record<string, Tensor>, options: OnnxExportO
     .string(2, 'kolm')
     .message(7, graph)
     .message(8, new ProtoWriter().string(1, '').int(2, opset));
+  for (const domain of b.domains) model.message(8, new ProtoWriter().string(1, domain).int(2, 1));
   const result: OnnxModel = { bytes: model.finish(), inputs, outputs: entries.map(([n]) => n) };
   if (external) result.externalData = { location: external.location, bytes: Buffer.concat(external.chunks) };
   return result;

@@ -1,6 +1,7 @@
 /**
  * A minimal protocol-buffers writer: just the wire types ONNX's ModelProto needs (varint, length-delimited,
- * fixed32 floats). Messages are built bottom-up as byte chunks, so large tensors are copied once.
+ * fixed32 floats). Messages are built bottom-up as lists of byte chunks that nest by reference, so a tensor's bytes
+ * are copied once, when the outermost message is finished (a model's weights are most of its bytes).
  */
 export class ProtoWriter {
   private readonly chunks: Uint8Array[] = [];
@@ -63,7 +64,13 @@ export class ProtoWriter {
   }
 
   message(field: number, inner: ProtoWriter): this {
-    return this.bytes(field, inner.finish());
+    inner.flush();
+    this.tag(field, 2);
+    this.varintRaw(inner.length);
+    this.flush();
+    for (const c of inner.chunks) this.chunks.push(c);
+    this.length += inner.length;
+    return this;
   }
 
   packedInts(field: number, values: readonly (number | bigint)[]): this {

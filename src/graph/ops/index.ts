@@ -5,3 +5,4 @@ import './matmul.js';
 import './layout.js';
 import './softmax.js';
 import './dynamic.js';
+import './quantized.js';
