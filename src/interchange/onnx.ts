@@ -154,7 +154,7 @@ export async function exportOnnxFolder(modelDir: string, outDir: string, opts: O
   await writeFolderAtomic(outDir, async (tmp) => {
     await mkdir(join(tmp, 'onnx'), { recursive: true });
     await writeFileAtomic(join(tmp, 'onnx', 'model.onnx'), onnx.bytes);
-    if (onnx.externalData) await writeFileAtomic(join(tmp, 'onnx', onnx.externalData.location), onnx.externalData.bytes);
+    if (onnx.externalData) await writeFileAtomic(join(tmp, 'onnx', onnx.externalData.location), onnx.externalData.chunks);
     await writeFileAtomic(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     await writeFileAtomic(join(tmp, 'generation_config.json'), JSON.stringify(generation, null, 2) + '\n');
     for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) await copyFile(join(modelDir, f), join(tmp, f));
@@ -162,7 +162,7 @@ export async function exportOnnxFolder(modelDir: string, outDir: string, opts: O
   return {
     dir: outDir,
     modelBytes: onnx.bytes.length,
-    externalDataBytes: onnx.externalData?.bytes.length ?? 0,
+    externalDataBytes: onnx.externalData?.size ?? 0,
     inputs: onnx.inputs.map((i) => i.name),
     outputs: onnx.outputs,
   };

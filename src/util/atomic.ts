@@ -6,8 +6,8 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
 }
 
-/** Write a file so readers see either the old content or the whole new content, never a prefix. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** Write a file so readers see either the old content or the whole new content, never a prefix; `data` may be chunks. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>): Promise<void> {
   await fsp.mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   try {

@@ -22,8 +22,8 @@ export interface OnnxModel {
   /** Graph inputs in declaration order, as they must be fed. */
   inputs: { name: string; shape: readonly (number | string)[]; dtype: string }[];
   outputs: string[];
-  /** Contents of the external data file, when requested. */
-  externalData?: { location: string; bytes: Uint8Array };
+  /** The external data file, when requested: its contents as the initializers' bytes in order (views, not copies). */
+  externalData?: { location: string; chunks: Uint8Array[]; size: number };
 }
 
 /** Lower the subgraph computing `outputs` to an ONNX ModelProto. */
@@ -84,12 +84,13 @@ export function exportOnnx(outputs: Record<string, Tensor>, options: OnnxExportO
     .message(8, new ProtoWriter().string(1, '').int(2, opset));
   for (const domain of b.domains) model.message(8, new ProtoWriter().string(1, domain).int(2, 1));
   const result: OnnxModel = { bytes: model.finish(), inputs, outputs: entries.map(([n]) => n) };
-  if (external) result.externalData = { location: external.location, bytes: Buffer.concat(external.chunks) };
+  if (external) result.externalData = { location: external.location, chunks: external.chunks, size: external.size };
   return result;
 }
 
 /** Write a model (and its external data file, if any) atomically next to each other. */
 export async function saveOnnx(model: OnnxModel, path: string): Promise<void> {
-  if (model.externalData) await writeFileAtomic(join(dirname(path), model.externalData.location), model.externalData.bytes);
+  // The weights are written chunk by chunk from the tensors themselves, never gathered into one buffer.
+  if (model.externalData) await writeFileAtomic(join(dirname(path), model.externalData.location), model.externalData.chunks);
   await writeFileAtomic(path, model.bytes);
 }
