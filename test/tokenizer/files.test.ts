@@ -78,7 +78,7 @@ const broken: [string, (json: Record<string, any>) => unknown, RegExp][] = [
   ['truncated JSON', () => undefined, /not valid JSON/],
   ['model missing', (j) => delete j.model, /field model must be an object/],
   ['another model type', (j) => (j.model.type = 'WordPiece'), /field model\.type is "WordPiece"/],
-  ['continuing_subword_prefix', (j) => (j.model.continuing_subword_prefix = '##'), /field model\.continuing_subword_prefix is "##"; supported: null or ""/],
+  ['continuing_subword_prefix on byte-level', (j) => (j.model.continuing_subword_prefix = '##'), /field model\.continuing_subword_prefix must be empty with a ByteLevel pre-tokenizer/],
   ['end_of_word_suffix on byte-level', (j) => (j.model.end_of_word_suffix = '</w>'), /field model\.end_of_word_suffix must be empty with a ByteLevel pre-tokenizer/],
   ['truncation', (j) => (j.truncation = { max_length: 8 }), /field truncation must be null/],
   ['dropout', (j) => (j.model.dropout = 0.1), /field model\.dropout is 0\.1; only null is supported/],

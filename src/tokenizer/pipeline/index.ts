@@ -8,7 +8,8 @@ import { BpeModel } from '../bpe.js';
 import { AddedTokenMatcher, type AddedToken, type Segment } from './added-tokens.js';
 import { buildDecoder, byteLevelBytes, type Decoder } from './decoders.js';
 import { JsonReader, type Json } from './json.js';
-import { ByteBpe, CharBpe, type PieceModel } from './models/bpe.js';
+import { ByteBpe, type PieceModel } from './models/bpe.js';
+import { CharBpe } from './models/char-bpe.js';
 import { buildNormalizer, type Normalizer } from './normalizers.js';
 import { buildPostProcessor, type PostProcessor } from './post-processors.js';
 import { buildPreTokenizer, pick, type PreTokenizerInfo } from './pre-tokenizers.js';
@@ -267,10 +268,10 @@ export function loadPipeline(text: string, file: string, prebuilt?: BpeModel): P
   const ignoreMerges = model.ignore_merges === true;
   let pieceModel: PieceModel;
   let bpe: BpeModel | undefined;
-  // Not yet checked against the Rust peer (which strips the prefix's length from every merge's right side), so refused.
-  if (prefix) r.fail('model.continuing_subword_prefix', `is ${JSON.stringify(prefix)}; supported: null or ""`);
   if (preTokenizer?.byteLevel) {
-    if (suffix) r.fail('model.end_of_word_suffix', 'must be empty with a ByteLevel pre-tokenizer (supported: byte-level BPE without a suffix)');
+    // kolm's byte BPE has no affixes; byte-level files are made without them.
+    if (prefix) r.fail('model.continuing_subword_prefix', 'must be empty with a ByteLevel pre-tokenizer (supported: char-level BPE with a prefix, byte-level BPE without)');
+    if (suffix) r.fail('model.end_of_word_suffix', 'must be empty with a ByteLevel pre-tokenizer (supported: char-level BPE with a suffix, byte-level BPE without)');
     bpe = prebuilt ?? new BpeModel(vocab, merges, file);
     pieceModel = new ByteBpe(bpe, ignoreMerges);
   } else {
