@@ -42,6 +42,30 @@ function mergedToken(a: string, b: string, prefixBytes: number, where: string, r
   return a + new TextDecoder().decode(rest);
 }
 
+/** Writes the UTF-8 of code point `cp` to `out`; returns its length. */
+function codePointUtf8(cp: number, out: Uint8Array): number {
+  if (cp < 0x80) {
+    out[0] = cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = 0xc0 | (cp >> 6);
+    out[1] = 0x80 | (cp & 0x3f);
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = 0xe0 | (cp >> 12);
+    out[1] = 0x80 | ((cp >> 6) & 0x3f);
+    out[2] = 0x80 | (cp & 0x3f);
+    return 3;
+  }
+  out[0] = 0xf0 | (cp >> 18);
+  out[1] = 0x80 | ((cp >> 12) & 0x3f);
+  out[2] = 0x80 | ((cp >> 6) & 0x3f);
+  out[3] = 0x80 | (cp & 0x3f);
+  return 4;
+}
+
 export class CharBpe implements PieceModel {
   private readonly ranks: PairTable;
   private readonly mergedId: Int32Array;
@@ -49,6 +73,8 @@ export class CharBpe implements PieceModel {
   private readonly byteTokens = new Int32Array(256).fill(-1);
   /** Plain files (no prefix or suffix): the id of each one-char BMP token, -1 where none; others in `vocab`. */
   private readonly bmpId: Int32Array | undefined;
+  /** Scratch UTF-8 of an unknown symbol. */
+  private bytes = new Uint8Array(64);
   /** Scratch symbols and pair ranks for `mergeScan`. */
   private sym = new Int32Array(64);
   private rank = new Int32Array(64);
@@ -167,7 +193,7 @@ export class CharBpe implements PieceModel {
         unk = false;
         sym.push(id);
       } else {
-        unk = this.unknownChar(s ?? piece[i]!, sym, unk);
+        unk = this.unknownChar(codePointUtf8(s === undefined ? c : s.codePointAt(0)!, this.bytes), sym, unk);
       }
     }
     if (unk) sym.push(this.unkId);
@@ -189,24 +215,26 @@ export class CharBpe implements PieceModel {
         unk = false;
         sym.push(id);
       } else {
-        unk = this.unknownChar(s, sym, unk);
+        if (this.bytes.length < s.length * 3) this.bytes = new Uint8Array(s.length * 3);
+        unk = this.unknownChar(utf8.encodeInto(s, this.bytes).written, sym, unk);
       }
     }
     if (unk) sym.push(this.unkId);
   }
 
   /**
-   * A symbol missing from the vocabulary: its bytes as `<0xXX>` tokens, else the unknown token. As in HF's BPE, an
+   * A symbol missing from the vocabulary (its UTF-8 in the first `byteCount` of `bytes`): its bytes as `<0xXX>`
+   * tokens, else the unknown token. As in HF's BPE, an
    * unknown token waits (`pending`, returned) until a known symbol or the end comes, so byte tokens in between go
    * first, and a following unknown replaces it (fused) or pushes it.
    */
-  private unknownChar(s: string, sym: number[], pending: boolean): boolean {
+  private unknownChar(byteCount: number, sym: number[], pending: boolean): boolean {
     if (this.opts.byteFallback) {
-      const bytes = utf8.encode(s);
+      const { bytes, byteTokens } = this;
       let all = true;
-      for (let k = 0; k < bytes.length && all; k++) all = this.byteTokens[bytes[k]!]! >= 0;
+      for (let k = 0; k < byteCount && all; k++) all = byteTokens[bytes[k]!]! >= 0;
       if (all) {
-        for (let k = 0; k < bytes.length; k++) sym.push(this.byteTokens[bytes[k]!]!);
+        for (let k = 0; k < byteCount; k++) sym.push(byteTokens[bytes[k]!]!);
         return pending;
       }
     }
