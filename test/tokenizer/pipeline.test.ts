@@ -151,6 +151,13 @@ const charVariants: [string, (j: Json) => Json][] = [
   ['unknown token without byte fallback, not fused', (j) => ((j.model.byte_fallback = false), (j.model.fuse_unk = false), j)],
   ['ignore_merges', (j) => ((j.model.ignore_merges = true), j)],
   ['end_of_word_suffix', (j) => ((j.model.end_of_word_suffix = '▁'), j)],
+  // Tokens spanning a word start ("o▁w", first in rank): kolm must not cut pieces into words after an "o".
+  ['merges across a word start', (j) => {
+    j.model.vocab['o▁'] = 32000;
+    j.model.vocab['o▁w'] = 32001;
+    j.model.merges.unshift('o ▁', 'o▁ w');
+    return j;
+  }],
   ['Strip and Replace decoders', (j) => {
     // (The Rust Strip decoder panics when its cuts overlap or it cuts the end of an empty string; avoided here.)
     j.decoder = { type: 'Sequence', decoders: [

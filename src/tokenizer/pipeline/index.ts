@@ -128,6 +128,10 @@ export class Pipeline {
       if (this.preTokenizer) this.preTokenizer.run(text, first, pieces);
       else pieces.push(text);
     }
+    if (this.model.cachesWords) {
+      for (let p = 0; p < pieces.length; p++) if (pieces[p]) this.model.encodePiece(pieces[p]!, out);
+      return;
+    }
     const cache = this.cache;
     for (let p = 0; p < pieces.length; p++) {
       const piece = pieces[p]!;

@@ -9,6 +9,8 @@ import { bytesToToken, utf8Encode } from '../../byte-level.js';
 /** Appends the ids of one pre-token to `out`. */
 export interface PieceModel {
   encodePiece(piece: string, out: number[]): void;
+  /** The model caches the words of a piece itself, so caching whole pieces would only repeat that work. */
+  readonly cachesWords?: boolean;
 }
 
 export class ByteBpe implements PieceModel {

@@ -9,6 +9,7 @@ import { KolmError } from '../../../util/errors.js';
 import { mergeByRank } from '../../bpe.js';
 import { PairTable } from '../../pair-table.js';
 import type { PieceModel } from './bpe.js';
+import { WordCache } from './word-cache.js';
 
 export interface CharBpeOptions {
   unkToken?: string;
@@ -73,15 +74,18 @@ export class CharBpe implements PieceModel {
   private readonly byteTokens = new Int32Array(256).fill(-1);
   /** Plain files (no prefix or suffix): the id of each one-char BMP token, -1 where none; others in `vocab`. */
   private readonly bmpId: Int32Array | undefined;
+  /** Scratch initial symbols of a word. */
+  private readonly symbols: number[] = [];
   /** Scratch UTF-8 of an unknown symbol. */
   private bytes = new Uint8Array(64);
   /** Scratch symbols and pair ranks for `mergeScan`. */
   private sym = new Int32Array(64);
   private rank = new Int32Array(64);
-  private readonly wordCache = new Map<string, number | number[]>();
+  private readonly wordCache = new WordCache(WORD_CACHE_LIMIT);
   /** See `splitsBefore`; undefined when a long piece is never split into words. */
   private readonly crossing: ReadonlySet<string> | undefined;
   private readonly fallbackCrosses: boolean;
+  readonly cachesWords: boolean;
 
   constructor(
     private readonly vocab: ReadonlyMap<string, number>,
@@ -115,33 +119,34 @@ export class CharBpe implements PieceModel {
       this.bmpId = new Int32Array(0x10000).fill(-1);
       for (const [token, id] of vocab) if (token.length === 1) this.bmpId[token.charCodeAt(0)] = id;
     }
-    const words = wordSplitRule(vocab, opts);
+    const words = opts.ignoreMerges ? undefined : wordSplitRule(vocab, opts);
     this.crossing = words?.crossing;
     this.fallbackCrosses = words?.fallbackCrosses ?? true;
+    this.cachesWords = this.crossing !== undefined;
   }
 
   encodePiece(piece: string, out: number[]): void {
-    if (!this.crossing || this.opts.ignoreMerges) {
+    if (!this.crossing) {
       this.encodeWord(piece, out);
       return;
     }
     let start = 0;
     for (let i = piece.indexOf(META, 1); ; i = piece.indexOf(META, i + 1)) {
       if (i >= 0 && !this.splitsBefore(piece, i)) continue;
-      const w = piece.slice(start, i < 0 ? piece.length : i);
-      start = i;
-      let ids = this.wordCache.get(w);
-      if (ids === undefined) {
+      const end = i < 0 ? piece.length : i;
+      const e = this.wordCache.find(piece, start, end);
+      if (e < 0) {
         const at = out.length;
-        this.encodeWord(w, out);
-        if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-        this.wordCache.set(w, out.length - at === 1 ? out[at]! : out.slice(at));
-      } else if (typeof ids === 'number') {
-        out.push(ids);
+        const word = piece.slice(start, end);
+        this.encodeWord(word, out);
+        this.wordCache.add(word, out.length - at === 1 ? out[at]! : out.slice(at));
       } else {
-        for (let k = 0; k < ids.length; k++) out.push(ids[k]!);
+        const ids = this.wordCache.entry(e);
+        if (typeof ids === 'number') out.push(ids);
+        else for (let k = 0; k < ids.length; k++) out.push(ids[k]!);
       }
       if (i < 0) break;
+      start = i;
     }
   }
 
@@ -166,7 +171,8 @@ export class CharBpe implements PieceModel {
         return;
       }
     }
-    const sym: number[] = [];
+    const sym = this.symbols;
+    sym.length = 0;
     if (this.bmpId) this.plainSymbols(piece, sym);
     else this.affixedSymbols(piece, sym);
     if (sym.length > SCAN_LIMIT) mergeByRank(sym, this.ranks, this.mergedId, out);
