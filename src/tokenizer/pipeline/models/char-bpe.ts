@@ -70,6 +70,8 @@ function codePointUtf8(cp: number, out: Uint8Array): number {
 export class CharBpe implements PieceModel {
   private readonly ranks: PairTable;
   private readonly mergedId: Int32Array;
+  /** 1 for ids that are the left side of some merge: pairs starting with another id are not looked up. */
+  private readonly leftSide: Uint8Array;
   private readonly unkId: number;
   private readonly byteTokens = new Int32Array(256).fill(-1);
   /** Plain files (no prefix or suffix): the id of each one-char BMP token, -1 where none; others in `vocab`. */
@@ -96,6 +98,9 @@ export class CharBpe implements PieceModel {
     this.ranks = new PairTable(merges.length);
     this.mergedId = new Int32Array(merges.length);
     const prefixBytes = opts.prefix ? utf8.encode(opts.prefix).length : 0;
+    let maxId = 0;
+    for (const id of vocab.values()) if (id > maxId) maxId = id;
+    this.leftSide = new Uint8Array(maxId + 1);
     merges.forEach(([a, b], rank) => {
       const left = vocab.get(a);
       const right = vocab.get(b);
@@ -106,6 +111,7 @@ export class CharBpe implements PieceModel {
         throw new KolmError(`${where}: model.merges[${rank}] "${a} ${b}" uses ${JSON.stringify(missing)}, which is not in model.vocab`);
       }
       this.ranks.set(left!, right!, rank);
+      this.leftSide[left!] = 1;
       this.mergedId[rank] = mergedId;
     });
     this.unkId = -1;
@@ -256,10 +262,10 @@ export class CharBpe implements PieceModel {
       this.sym = new Int32Array(n * 2);
       this.rank = new Int32Array(n * 2);
     }
-    const { sym, rank, ranks, mergedId } = this;
+    const { sym, rank, ranks, mergedId, leftSide } = this;
     for (let i = 0; i < n; i++) sym[i] = input[i]!;
     for (let i = 0; i + 1 < n; i++) {
-      const r = ranks.get(sym[i]!, sym[i + 1]!);
+      const r = leftSide[sym[i]!] === 1 ? ranks.get(sym[i]!, sym[i + 1]!) : -1;
       rank[i] = r < 0 ? NO_RANK : r;
     }
     for (;;) {
@@ -277,11 +283,11 @@ export class CharBpe implements PieceModel {
       rank.copyWithin(at, at + 1, n - 1);
       n--;
       if (at > 0) {
-        const r = ranks.get(sym[at - 1]!, sym[at]!);
+        const r = leftSide[sym[at - 1]!] === 1 ? ranks.get(sym[at - 1]!, sym[at]!) : -1;
         rank[at - 1] = r < 0 ? NO_RANK : r;
       }
       if (at + 1 < n) {
-        const r = ranks.get(sym[at]!, sym[at + 1]!);
+        const r = leftSide[sym[at]!] === 1 ? ranks.get(sym[at]!, sym[at + 1]!) : -1;
         rank[at] = r < 0 ? NO_RANK : r;
       }
     }
