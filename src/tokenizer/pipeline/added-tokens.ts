@@ -34,6 +34,8 @@ export class AddedTokenMatcher {
   /** 1 where a pattern starts with this code unit, so other positions are skipped without a lookup. */
   private readonly starts = new Uint8Array(0x10000);
   private readonly count: number;
+  /** The distinct first code units of the patterns. */
+  private readonly startUnits: string[] = [];
 
   /** `tokens` with their contents as they are matched (normalized contents for normalized tokens). */
   constructor(tokens: readonly { token: AddedToken; pattern: string }[]) {
@@ -49,6 +51,7 @@ export class AddedTokenMatcher {
       }
       if (node.token) continue; // the first token with a content wins
       node.token = token;
+      if (this.starts[pattern.charCodeAt(0)] === 0) this.startUnits.push(pattern[0]!);
       this.starts[pattern.charCodeAt(0)] = 1;
       count++;
     }
@@ -73,6 +76,32 @@ export class AddedTokenMatcher {
   }
 
   /**
+   * The position of the next code unit at or after `from` that starts a pattern, or -1. With few distinct first
+   * units (Llama 2's `<`; Gemma 3's `<`, `[`, newline, tab, `▁`) native `indexOf` per unit, remembering each one's
+   * next position; otherwise a table lookup per unit.
+   */
+  private startFinder(text: string): (from: number) => number {
+    const units = this.startUnits;
+    if (units.length > 8) {
+      const starts = this.starts;
+      return (from) => {
+        for (let i = from; i < text.length; i++) if (starts[text.charCodeAt(i)] === 1) return i;
+        return -1;
+      };
+    }
+    const nextAt = units.map(() => -2);
+    return (from) => {
+      let best = -1;
+      for (let k = 0; k < units.length; k++) {
+        if (nextAt[k]! < from && nextAt[k] !== -1) nextAt[k] = text.indexOf(units[k]!, from);
+        const at = nextAt[k]!;
+        if (at >= 0 && (best < 0 || at < best)) best = at;
+      }
+      return best;
+    };
+  }
+
+  /**
    * Splits `text` into plain pieces and added tokens; special tokens are found only when `allowSpecial`. Matches are
    * leftmost-longest and do not overlap (a special token's text skipped when not allowed is not searched again).
    */
@@ -81,13 +110,9 @@ export class AddedTokenMatcher {
       out.push({ text });
       return;
     }
-    const starts = this.starts;
+    const next = this.startFinder(text);
     let offset = 0;
-    for (let i = 0; i < text.length; ) {
-      if (starts[text.charCodeAt(i)] === 0) {
-        i++;
-        continue;
-      }
+    for (let i = next(0); i >= 0; i = next(i)) {
       const m = this.longestAt(text, i);
       if (!m) {
         i++;
