@@ -97,6 +97,7 @@ const broken: [string, (json: Record<string, any>) => unknown, RegExp][] = [
   ['post-processor', (j) => (j.post_processor = { type: 'BertProcessing' }), /field post_processor\.type is "BertProcessing"; supported: TemplateProcessing/],
   ['added token without content', (j) => (j.added_tokens[2].content = ''), /field added_tokens\[2\]\.content/],
   ['added token on a BPE id', (j) => (j.added_tokens[0].id = 300), /added_tokens\[0\]\.id 300 is already model\.vocab's/],
+  ['added token with a BPE token\'s content', (j) => (j.added_tokens[0].content = Object.keys(j.model.vocab)[300]), /added_tokens\[0\]\.id is \d+, but its content .* is model\.vocab's id 300/],
 ];
 
 for (const [name, damage, message] of broken) {

@@ -259,6 +259,11 @@ export function loadPipeline(text: string, file: string, prebuilt?: BpeModel): P
     if (existing !== undefined && existing !== t.content) {
       r.fail(`added_tokens[${i}].id`, `${t.id} is already model.vocab's ${JSON.stringify(existing)}`);
     }
+    // The Rust peer gives an added token whose content is a model token the model's id, whatever the file says.
+    const modelId = vocab.get(t.content);
+    if (modelId !== undefined && modelId !== t.id) {
+      r.fail(`added_tokens[${i}].id`, `is ${t.id}, but its content ${JSON.stringify(t.content)} is model.vocab's id ${modelId} (supported: the same id)`);
+    }
   });
 
   const normalizer = buildNormalizer(top.normalizer, 'normalizer', r);
