@@ -279,8 +279,9 @@ export class CharBpe implements PieceModel {
       }
       if (at < 0) break;
       sym[at] = mergedId[best]!;
-      sym.copyWithin(at + 1, at + 2, n);
-      rank.copyWithin(at, at + 1, n - 1);
+      // (Loops, not copyWithin: words are short, and a builtin call per merge costs more than the copy.)
+      for (let i = at + 1; i + 1 < n; i++) sym[i] = sym[i + 1]!;
+      for (let i = at; i + 2 < n; i++) rank[i] = rank[i + 1]!;
       n--;
       if (at > 0) {
         const r = leftSide[sym[at - 1]!] === 1 ? ranks.get(sym[at - 1]!, sym[at]!) : -1;
