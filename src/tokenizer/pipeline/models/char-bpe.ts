@@ -163,6 +163,7 @@ export class CharBpe implements PieceModel {
   private splitsBefore(piece: string, i: number): boolean {
     const c = piece.charCodeAt(i - 1);
     if (c === 0x2581) return false; // a run of '▁' starts the next word
+    if (this.crossing!.size === 0 && !this.fallbackCrosses) return true; // (Llama 2: no token crosses a word start)
     const low = c >= 0xdc00 && c <= 0xdfff && i >= 2;
     const prev = low ? piece.slice(i - 2, i) : piece[i - 1]!;
     const known = low ? this.vocab.has(prev) : this.bmpId![c]! >= 0;
