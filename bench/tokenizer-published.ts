@@ -53,6 +53,7 @@ export interface PublishedResult {
   rust_1thread_mbs: number;
   rust_parallel_mbs: number;
   kolm_vs_rust_1thread: number;
+  kolm_vs_rust_parallel: number;
   identical_ids: boolean;
 }
 
@@ -93,6 +94,7 @@ export async function benchPublished(dataDir: string, mbEach: number, log: (s: s
       rust_1thread_mbs: round(r1.mbs),
       rust_parallel_mbs: round(rN.mbs),
       kolm_vs_rust_1thread: round(kolmMbs / r1.mbs),
+      kolm_vs_rust_parallel: round(kolmMbs / rN.mbs),
       identical_ids: identical,
     });
   }

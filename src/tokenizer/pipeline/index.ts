@@ -8,7 +8,8 @@ import { BpeModel } from '../bpe.js';
 import { AddedTokenMatcher, type AddedToken, type Segment } from './added-tokens.js';
 import { buildDecoder, byteLevelBytes, type Decoder } from './decoders.js';
 import { JsonReader, type Json } from './json.js';
-import { ByteBpe, CharBpe, type PieceModel } from './models/bpe.js';
+import { ByteBpe, type PieceModel } from './models/bpe.js';
+import { CharBpe } from './models/char-bpe.js';
 import { buildNormalizer, type Normalizer } from './normalizers.js';
 import { buildPostProcessor, type PostProcessor } from './post-processors.js';
 import { buildPreTokenizer, pick, type PreTokenizerInfo } from './pre-tokenizers.js';
@@ -126,6 +127,10 @@ export class Pipeline {
       pieces = [];
       if (this.preTokenizer) this.preTokenizer.run(text, first, pieces);
       else pieces.push(text);
+    }
+    if (this.model.cachesWords) {
+      for (let p = 0; p < pieces.length; p++) if (pieces[p]) this.model.encodePiece(pieces[p]!, out);
+      return;
     }
     const cache = this.cache;
     for (let p = 0; p < pieces.length; p++) {
@@ -254,6 +259,11 @@ export function loadPipeline(text: string, file: string, prebuilt?: BpeModel): P
     if (existing !== undefined && existing !== t.content) {
       r.fail(`added_tokens[${i}].id`, `${t.id} is already model.vocab's ${JSON.stringify(existing)}`);
     }
+    // The Rust peer gives an added token whose content is a model token the model's id, whatever the file says.
+    const modelId = vocab.get(t.content);
+    if (modelId !== undefined && modelId !== t.id) {
+      r.fail(`added_tokens[${i}].id`, `is ${t.id}, but its content ${JSON.stringify(t.content)} is model.vocab's id ${modelId} (supported: the same id)`);
+    }
   });
 
   const normalizer = buildNormalizer(top.normalizer, 'normalizer', r);
@@ -267,10 +277,10 @@ export function loadPipeline(text: string, file: string, prebuilt?: BpeModel): P
   const ignoreMerges = model.ignore_merges === true;
   let pieceModel: PieceModel;
   let bpe: BpeModel | undefined;
-  // Not yet checked against the Rust peer (which strips the prefix's length from every merge's right side), so refused.
-  if (prefix) r.fail('model.continuing_subword_prefix', `is ${JSON.stringify(prefix)}; supported: null or ""`);
   if (preTokenizer?.byteLevel) {
-    if (suffix) r.fail('model.end_of_word_suffix', 'must be empty with a ByteLevel pre-tokenizer (supported: byte-level BPE without a suffix)');
+    // kolm's byte BPE has no affixes; byte-level files are made without them.
+    if (prefix) r.fail('model.continuing_subword_prefix', 'must be empty with a ByteLevel pre-tokenizer (supported: char-level BPE with a prefix, byte-level BPE without)');
+    if (suffix) r.fail('model.end_of_word_suffix', 'must be empty with a ByteLevel pre-tokenizer (supported: char-level BPE with a suffix, byte-level BPE without)');
     bpe = prebuilt ?? new BpeModel(vocab, merges, file);
     pieceModel = new ByteBpe(bpe, ignoreMerges);
   } else {

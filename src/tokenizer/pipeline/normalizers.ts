@@ -46,6 +46,11 @@ export function buildNormalizer(v: unknown, field: string, r: JsonReader): Norma
     case 'Replace': {
       const p = r.pattern(o.pattern, `${field}.pattern`);
       const content = r.str(o.content, `${field}.content`);
+      // A non-empty string is replaced by string search (faster than a regex); `$` in content stays literal.
+      if ('string' in p && p.string) {
+        const search = p.string;
+        return content.includes('$') ? (s) => s.replaceAll(search, () => content) : (s) => s.replaceAll(search, content);
+      }
       const re = 'string' in p ? literalRegExp(p.string) : onigurumaRegExp(p.regex, `${r.file}: field ${field}.pattern.Regex`);
       return (s) => s.replace(re, () => content);
     }

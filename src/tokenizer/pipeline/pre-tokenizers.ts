@@ -4,7 +4,7 @@
  * WhitespaceSplit, Sequence. Each turns a list of pieces into a finer list; empty pieces are dropped, as HF does.
  */
 import { QWEN2_SPLIT_PATTERN, QWEN2_SPLIT_REGEX } from '../pretokenize.js';
-import { literalRegExp, NEWER_CODE_POINT, onigurumaRegExps, translateOniguruma, WS_CLASS_BODY } from './regex.js';
+import { literalRegExp, NEWER_CLASS, NEWER_CODE_POINT, onigurumaRegExps, translateOniguruma, WS_CLASS_BODY } from './regex.js';
 import type { Json, JsonReader } from './json.js';
 
 /** Splits `piece` (the `first` piece of the text when `first`) and appends the results to `out`. */
@@ -219,8 +219,9 @@ export function buildPreTokenizer(v: unknown, field: string, r: JsonReader): Pre
     case 'Punctuation':
       return simple(splitWith(charMatcher((c) => isPunctuation.test(c)), behaviorOf('Isolated'), false));
     case 'Whitespace': {
-      const word = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
-      const re = new RegExp(`[${word}]+|[^${word}${WS_CLASS_BODY}]+`, 'gu');
+      // The Rust peer's `\w+|[^\w\s]+` (regex crate), whose older Unicode tables lack the code points in NEWER_CLASS.
+      const word = `[[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]--${NEWER_CLASS}]`;
+      const re = new RegExp(`${word}+|[^${word}[${WS_CLASS_BODY}]]+`, 'gv');
       return simple(splitWith(regexMatcher(same(re)), 'Removed', true));
     }
     case 'WhitespaceSplit':

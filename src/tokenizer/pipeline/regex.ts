@@ -28,7 +28,9 @@ export const NEWER_DIGITS = '\\u{11de0}-\\u{11de9}\\u{16ff4}-\\u{16ff6}';
 /** Marks, symbols and punctuation the Rust peer's tables also lack (found the same way, with GPT-4o's and DeepSeek-V3's splits). */
 export const NEWER_OTHERS =
   '\\u{1acf}-\\u{1add}\\u{1ae0}-\\u{1aeb}\\u{20c1}\\u{2b96}\\u{fbc3}-\\u{fbd2}\\u{fd90}-\\u{fd91}\\u{fdc8}-\\u{fdce}\\u{10ed0}-\\u{10ed8}\\u{10efa}-\\u{10efb}\\u{11b60}-\\u{11b67}\\u{1ccfa}-\\u{1ccfc}\\u{1ceba}-\\u{1ced0}\\u{1cee0}-\\u{1cef0}\\u{1e6e3}\\u{1e6e6}\\u{1e6ee}-\\u{1e6ef}\\u{1e6f5}\\u{1f6d8}\\u{1f777}-\\u{1f77a}\\u{1f8d0}-\\u{1f8d8}\\u{1fa54}-\\u{1fa57}\\u{1fa8a}\\u{1fa8e}\\u{1fac8}\\u{1facd}\\u{1faea}\\u{1faef}\\u{1fbfa}';
-const NEWER = `[${NEWER_LETTERS}${NEWER_DIGITS}${NEWER_OTHERS}]`;
+/** Every code point the Rust peer's tables lack, as a `v`-mode class. */
+export const NEWER_CLASS = `[${NEWER_LETTERS}${NEWER_DIGITS}${NEWER_OTHERS}]`;
+const NEWER = NEWER_CLASS;
 
 /** Characters written with a backslash inside a `v`-mode class. */
 const CLASS_RESERVED = new Set('&-!#%,:;<=>@`~^$\\.*+?()[]{}|/');
