@@ -408,7 +408,7 @@ export async function run(argv: string[]): Promise<void> {
       prompt_tokens: P,
       new_tokens: N,
       batch: B,
-      quantization: quantization ?? 'none',
+      quantization: ggufType === 'q8_0' ? 'int8' : ggufType === 'q4_0' ? 'int4' : 'none',
       threads: { kolm: at.kolm, llama_cpp: at.llama },
       prefill_tokens_per_s_by_threads: byThreads('kolm', 'prefill'),
       decode_tokens_per_s_by_threads: byThreads('kolm', 'decode'),
